@@ -1,0 +1,3 @@
+from tfrsim.cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""Checks and views of the patient table shared by the analysis functions.
+
+The analysis stage reads the table written to ``patients.parquet`` (one row per
+patient). These helpers validate the columns every analysis needs and split the
+patients into the groups that are reported: all patients, then each non-empty
+Sokal group in increasing order of risk.
+"""
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from tfrsim.config.params import SOKAL_GROUPS
+
+#: Label of the group made of every patient.
+ALL_GROUP: str = "all"
+#: Columns every analysis function needs.
+SURVIVAL_COLUMNS: tuple[str, ...] = ("duration_months", "event", "sokal_group")
+
+
+def check_survival_columns(data: pd.DataFrame, *, argument: str = "data") -> None:
+    """Validate the columns needed by the survival analyses.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Patient table, one row per patient.
+    argument : str
+        Name of the argument being checked, used in error messages.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, a duration is negative or not finite, an event flag
+        is missing, or a Sokal group is not one of :data:`SOKAL_GROUPS`.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{argument} must be a pandas DataFrame, got {type(data).__name__}")
+    missing = [c for c in SURVIVAL_COLUMNS if c not in data.columns]
+    if missing:
+        raise ValueError(
+            f"{argument} is missing required column(s) {missing}; "
+            f"required columns are {list(SURVIVAL_COLUMNS)}"
+        )
+    durations = pd.to_numeric(data["duration_months"], errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(durations) | (durations < 0)
+    if bad.any():
+        raise ValueError(
+            f"{argument}['duration_months'] must be finite and >= 0 months; "
+            f"{int(bad.sum())} row(s) are not, first value {durations[np.argmax(bad)]!r}"
+        )
+    if data["event"].isna().any():
+        raise ValueError(
+            f"{argument}['event'] must be a boolean relapse flag without missing values; "
+            f"{int(data['event'].isna().sum())} row(s) are missing"
+        )
+    labels = data["sokal_group"].astype("string")
+    unknown = sorted(set(labels.dropna().unique()) - set(SOKAL_GROUPS))
+    if unknown or labels.isna().any():
+        raise ValueError(
+            f"{argument}['sokal_group'] must take values in {list(SOKAL_GROUPS)}; "
+            f"found {unknown if unknown else 'missing values'}"
+        )
+
+
+def durations_events(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return durations (months, float, shape ``(n,)``) and event flags (bool, ``(n,)``)."""
+    durations = data["duration_months"].to_numpy(dtype=float)
+    events = data["event"].to_numpy(dtype=bool)
+    return durations, events
+
+
+def iter_groups(
+    data: pd.DataFrame, *, include_all: bool = True
+) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(label, mask)`` for each reported group that has at least one patient.
+
+    The order is ``"all"`` (if ``include_all``) then the Sokal groups in increasing
+    order of risk; ``mask`` is a boolean array of shape ``(n,)``.
+    """
+    n = len(data)
+    if include_all and n > 0:
+        yield ALL_GROUP, np.ones(n, dtype=bool)
+    labels = data["sokal_group"].astype("string").to_numpy(dtype=object)
+    for group in SOKAL_GROUPS:
+        mask = labels == group
+        if mask.any():
+            yield group, mask

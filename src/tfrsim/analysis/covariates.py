@@ -1,0 +1,140 @@
+"""Design matrix of the Cox model from the patient table."""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tfrsim.config.params import SOKAL_GROUPS
+
+logger = logging.getLogger(__name__)
+
+#: Covariates the Cox model accepts (columns of ``patients.parquet``).
+VALID_COVARIATES: tuple[str, ...] = (
+    "sokal_group",
+    "imatinib_years",
+    "dmr_years",
+    "prior_ifn",
+    "male",
+    "age_years",
+    "depth_log",
+    "sokal_score",
+    "elts_score",
+)
+#: Reference level of ``sokal_group``; the other levels become indicators.
+SOKAL_REFERENCE: str = SOKAL_GROUPS[0]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Numeric covariates ready for fitting.
+
+    Parameters
+    ----------
+    terms : tuple of str
+        Every model term the requested covariates expand to, in order (what the
+        coefficient table reports, fitted or not).
+    matrix : pandas.DataFrame
+        Float columns of the terms kept, shape ``(n_kept_rows, n_kept_terms)``;
+        its index selects the rows of the input table used.
+    dropped : dict
+        Term -> reason it was left out of the fit.
+    n_incomplete : int
+        Rows left out because a kept covariate was missing.
+    """
+
+    terms: tuple[str, ...]
+    matrix: pd.DataFrame
+    dropped: dict[str, str]
+    n_incomplete: int
+
+
+def expand_terms(covariates: tuple[str, ...]) -> tuple[str, ...]:
+    """Model terms of ``covariates`` (``sokal_group`` becomes its indicators).
+
+    Raises
+    ------
+    ValueError
+        If a name is not in :data:`VALID_COVARIATES` or is repeated.
+    """
+    unknown = [c for c in covariates if c not in VALID_COVARIATES]
+    if unknown:
+        raise ValueError(
+            f"params.cox_covariates contains unknown covariate(s) {unknown}; "
+            f"valid covariates are {list(VALID_COVARIATES)}"
+        )
+    repeated = sorted({c for c in covariates if covariates.count(c) > 1})
+    if repeated:
+        raise ValueError(f"params.cox_covariates repeats covariate(s) {repeated}")
+    terms: list[str] = []
+    for name in covariates:
+        if name == "sokal_group":
+            terms.extend(f"sokal_{g}" for g in SOKAL_GROUPS if g != SOKAL_REFERENCE)
+        else:
+            terms.append(name)
+    return tuple(terms)
+
+
+def _raw_columns(data: pd.DataFrame, covariates: tuple[str, ...]) -> pd.DataFrame:
+    missing = [c for c in covariates if c not in data.columns]
+    if missing:
+        raise ValueError(
+            f"data is missing column(s) {missing} named in params.cox_covariates {list(covariates)}"
+        )
+    columns: dict[str, pd.Series] = {}
+    for name in covariates:
+        values = data[name]
+        if name == "sokal_group":
+            labels = values.astype("string")
+            for g in SOKAL_GROUPS:
+                if g != SOKAL_REFERENCE:
+                    columns[f"sokal_{g}"] = (labels == g).astype(float)
+        else:
+            # Booleans become 0/1 indicators; anything else must already be numeric.
+            columns[name] = pd.to_numeric(values, errors="raise").astype(float)
+    return pd.DataFrame(columns, index=data.index)
+
+
+def build_design(data: pd.DataFrame, covariates: tuple[str, ...]) -> Design:
+    """Build the Cox design matrix, dropping terms that cannot be estimated.
+
+    A term that is entirely missing (e.g. ``sokal_score`` in trial mode) or
+    constant over the rows used (an empty Sokal group, nobody with prior IFN) has
+    no estimable coefficient and is dropped with its reason. Rows with a missing
+    value in a kept term are left out (complete-case analysis).
+    """
+    terms = expand_terms(covariates)
+    raw = _raw_columns(data, covariates)
+    dropped: dict[str, str] = {}
+    for term in terms:
+        if raw[term].isna().all():
+            dropped[term] = "all values missing"
+    kept = [t for t in terms if t not in dropped]
+    complete = raw[kept].notna().all(axis=1).to_numpy()
+    n_incomplete = int((~complete).sum())
+    matrix = raw.loc[complete, kept]
+    indicators = [t for t in kept if t.startswith("sokal_")]
+    if indicators and matrix.shape[0] > 0 and bool((matrix[indicators].sum(axis=1) == 1).all()):
+        # Without reference patients the indicators sum to 1, which is collinear
+        # with the baseline hazard: no contrast versus the reference is estimable.
+        for term in indicators:
+            dropped[term] = f"Sokal reference group {SOKAL_REFERENCE!r} is empty"
+    for term in kept:
+        if term in dropped:
+            continue
+        values = matrix[term].to_numpy()
+        if values.size == 0 or np.all(values == values[0]):
+            reason = f"constant (all {values[0]:g})" if values.size else "no complete rows"
+            if term.startswith("sokal_"):
+                group = term[len("sokal_") :]
+                reason += (
+                    f": Sokal group {group!r} is empty"
+                    if values.size and values[0] == 0
+                    else f": every patient is in Sokal group {group!r}"
+                )
+            dropped[term] = reason
+    matrix = matrix[[t for t in kept if t not in dropped]]
+    for term, reason in dropped.items():
+        logger.info("Cox covariate %s dropped: %s", term, reason)
+    return Design(terms=terms, matrix=matrix, dropped=dropped, n_incomplete=n_incomplete)

@@ -1,0 +1,140 @@
+"""Kaplan–Meier estimates of molecular-relapse-free survival (MRFS)."""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+
+from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
+from tfrsim.config.params import AnalysisParams
+
+logger = logging.getLogger(__name__)
+
+CURVE_COLUMNS: tuple[str, ...] = ("group", "month", "survival", "lower", "upper")
+AT_RISK_COLUMNS: tuple[str, ...] = ("group", "month", "at_risk")
+
+
+@dataclass(frozen=True)
+class KMResult:
+    """Kaplan–Meier MRFS overall (group ``"all"``) and by non-empty Sokal group.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        Step-function table, one row per group and distinct observed month, columns
+        ``group`` (str), ``month`` (float, months since stop), ``survival``,
+        ``lower``, ``upper`` (probabilities in [0, 1]; pointwise ``1 - alpha`` CI,
+        exponential Greenwood). Each group starts at month 0 with survival 1; the
+        value holds from ``month`` up to the next row (right-continuous).
+    at_risk : pandas.DataFrame
+        Columns ``group``, ``month`` (float), ``at_risk`` (int): patients with
+        ``duration_months >= month``, one row per group and at-risk month.
+    milestones : pandas.DataFrame
+        Columns as ``curves``, one row per group and milestone month: the step
+        value (and CI) at that month. NaN where the month lies beyond the last
+        observed duration of the group and the curve has not reached 0.
+    alpha : float
+        1 - confidence level of the intervals.
+    """
+
+    curves: pd.DataFrame
+    at_risk: pd.DataFrame
+    milestones: pd.DataFrame
+    alpha: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the tidy curve table (a copy of :attr:`curves`)."""
+        return self.curves.copy()
+
+
+def _check_months(months: tuple[float, ...], argument: str) -> np.ndarray:
+    values = np.asarray(months, dtype=float).reshape(-1)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise ValueError(f"{argument} must be finite months >= 0, got {list(months)}")
+    return values
+
+
+def _curve(durations: np.ndarray, events: np.ndarray, alpha: float) -> pd.DataFrame:
+    """Kaplan–Meier step table for one group, starting at (0, 1)."""
+    kmf = KaplanMeierFitter(alpha=alpha).fit(durations, event_observed=events)
+    ci = kmf.confidence_interval_survival_function_
+    lower_col = next(c for c in ci.columns if "lower" in str(c))
+    upper_col = next(c for c in ci.columns if "upper" in str(c))
+    table = pd.DataFrame(
+        {
+            "month": kmf.survival_function_.index.to_numpy(dtype=float),
+            "survival": kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float),
+            "lower": ci[lower_col].to_numpy(dtype=float),
+            "upper": ci[upper_col].to_numpy(dtype=float),
+        }
+    )
+    # A relapse recorded at month 0 makes lifelines start below 1; the table must
+    # still start at (0, 1) so a step plot shows the drop at 0.
+    if table["month"].iloc[0] != 0.0 or table["survival"].iloc[0] != 1.0:
+        start = pd.DataFrame({"month": [0.0], "survival": [1.0], "lower": [1.0], "upper": [1.0]})
+        table = pd.concat([start, table], ignore_index=True)
+    return table
+
+
+def _step_values(curve: pd.DataFrame, months: np.ndarray, last_duration: float) -> pd.DataFrame:
+    """Right-continuous step value of ``curve`` at ``months``."""
+    times = curve["month"].to_numpy()
+    idx = np.searchsorted(times, months, side="right") - 1
+    out = curve.iloc[idx][["survival", "lower", "upper"]].reset_index(drop=True)
+    out.insert(0, "month", months)
+    # Beyond the last follow-up the KM curve is undefined unless it already reached
+    # 0, so report NaN rather than carrying the last value forward.
+    beyond = (months > last_duration) & (out["survival"].to_numpy() > 0)
+    out.loc[beyond, ["survival", "lower", "upper"]] = np.nan
+    return out
+
+
+def fit_km(data: pd.DataFrame, params: AnalysisParams) -> KMResult:
+    """Kaplan–Meier MRFS overall and by Sokal group.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Patient table (``duration_months``, ``event``, ``sokal_group``), one row
+        per patient.
+    params : AnalysisParams
+        Uses ``alpha``, ``milestones_months`` and ``at_risk_months``.
+
+    Returns
+    -------
+    KMResult
+        Curves, numbers at risk and milestone estimates; empty Sokal groups are
+        omitted.
+    """
+    check_survival_columns(data)
+    milestones = _check_months(params.milestones_months, "params.milestones_months")
+    risk_months = _check_months(params.at_risk_months, "params.at_risk_months")
+    durations, events = durations_events(data)
+
+    curves, at_risk, stones = [], [], []
+    for group, mask in iter_groups(data):
+        d, e = durations[mask], events[mask]
+        curve = _curve(d, e, params.alpha)
+        curves.append(curve.assign(group=group))
+        stones.append(_step_values(curve, milestones, float(d.max())).assign(group=group))
+        counts = (d[np.newaxis, :] >= risk_months[:, np.newaxis]).sum(axis=1)
+        at_risk.append(pd.DataFrame({"group": group, "month": risk_months, "at_risk": counts}))
+        logger.debug("KM group %s: %d patients, %d events", group, d.size, int(e.sum()))
+
+    return KMResult(
+        curves=_stack(curves, CURVE_COLUMNS),
+        at_risk=_stack(at_risk, AT_RISK_COLUMNS).astype({"at_risk": "int64"}),
+        milestones=_stack(stones, CURVE_COLUMNS),
+        alpha=params.alpha,
+    )
+
+
+def _stack(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=object if c == "group" else float) for c in columns}
+        )
+    return pd.concat(frames, ignore_index=True)[list(columns)]

@@ -1,0 +1,50 @@
+"""Compose the packaged Hydra configuration from Python (tests, notebooks, scripts)."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from tfrsim.config.params import StudyParams
+from tfrsim.config.store import register_configs
+from tfrsim.config.translate import to_params
+
+#: The configuration shipped with the package (``conf/`` at the repository root).
+CONFIG_DIR: Path = Path(__file__).resolve().parent.parent / "conf"
+
+
+def compose_config(
+    overrides: Sequence[str] = (), config_name: str = "config", config_dir: Path | None = None
+) -> DictConfig:
+    """Compose a configuration exactly as the ``tfrsim`` command would.
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        Hydra overrides, e.g. ``["trial=stim1", "cohort.n_patients=500"]``.
+    config_name : str, default "config"
+        Primary config file (without ``.yaml``).
+    config_dir : Path, optional
+        Config directory; defaults to the packaged one.
+
+    Returns
+    -------
+    omegaconf.DictConfig
+    """
+    register_configs()
+    directory = str((config_dir or CONFIG_DIR).resolve())
+    with initialize_config_dir(config_dir=directory, version_base="1.3"):
+        return compose(config_name=config_name, overrides=list(overrides))
+
+
+def load_params(overrides: Sequence[str] = (), config_dir: Path | None = None) -> StudyParams:
+    """Compose and validate: the parameters of the study the overrides describe.
+
+    Examples
+    --------
+    >>> params = load_params(["cohort.n_patients=200", "seed=3"])
+    >>> params.cohort.n_patients, params.model_name
+    (200, 'clonal')
+    """
+    return to_params(compose_config(overrides, config_dir=config_dir))

@@ -1,0 +1,107 @@
+"""Clonal reactivation model (DESIGN §4).
+
+Patient *i* carries ``K_i ~ Poisson(theta_i)`` reactivatable clones,
+``theta_i = theta0 * exp(eta_i)``. Clone *j* leaves quiescence after
+``L ~ Exponential(alpha_j)``, ``alpha_j = alpha0 * exp(sigma_alpha * Z)``, then grows
+from ``c0`` % IS at rate ``r_j = r0 * exp(sigma_r * Z')``, crossing MMR (0.1 % IS) at
+``D_j = L_j + log(0.1 / c0) / r_j``. The latent relapse month is ``min_j D_j``.
+
+Because clone delays are i.i.d. and independent of ``K_i``, Poisson thinning gives
+the population curve in closed form, ``S(t | x) = exp(-theta(x) * F(t))`` with ``F``
+the CDF of one clone's delay ``D`` (:func:`clone_delay_cdf`): proportional hazards in
+``x`` by construction, so Cox is the correctly specified model.
+"""
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import special
+
+from tfrsim.cohort.sample import Cohort
+from tfrsim.config.params import MMR_PCT, ClonalParams
+from tfrsim.disease.course import Course, first_crossing, linear_predictor, residual_levels
+
+
+def simulate_clonal(cohort: Cohort, params: ClonalParams, *, rng: np.random.Generator) -> Course:
+    """Simulate the latent course of every patient under the clonal model.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        Patients at stop.
+    params : ClonalParams
+        Model parameters.
+    rng : numpy.random.Generator
+        The disease stream.
+
+    Returns
+    -------
+    Course
+    """
+    n = len(cohort)
+    # One child stream per kind of draw, each drawn in patient order, so patient i's
+    # course does not depend on how many patients follow it.
+    count_rng, clone_rng, residual_rng = rng.spawn(3)
+    theta = params.theta0 * np.exp(linear_predictor(cohort, params.effects))
+    n_clones = count_rng.poisson(theta).astype(np.int64)
+    clone_patient = np.repeat(np.arange(n, dtype=np.int64), n_clones)
+    # Per clone: latency-rate normal, growth-rate normal, exponential latency.
+    u = clone_rng.random((clone_patient.size, 3)).T
+    alpha = params.latency_rate_per_month * np.exp(params.latency_sigma * special.ndtri(u[0]))
+    rate = params.growth_rate_per_month * np.exp(params.growth_sigma * special.ndtri(u[1]))
+    latency = -np.log1p(-u[2]) / alpha
+    crossing = latency + np.log(MMR_PCT / params.initial_pct) / rate
+    residual = residual_levels(
+        n, params.residual_median_pct, params.residual_sigma, rng=residual_rng
+    )
+    return Course(
+        relapse_month=first_crossing(clone_patient, crossing, n),
+        n_clones=n_clones,
+        residual_pct=residual,
+        clone_patient=clone_patient,
+        clone_onset_month=latency,
+        clone_rate_per_month=rate,
+        initial_pct=params.initial_pct,
+        plateau_pct=params.plateau_pct,
+    )
+
+
+def clone_delay_cdf(
+    months: ArrayLike, params: ClonalParams, n_growth: int = 2000, n_latency: int = 96
+) -> NDArray[np.float64]:
+    """CDF ``F(t)`` of one clone's delay from stop to crossing MMR.
+
+    ``F(t) = E[(1 - exp(-alpha (t - g)))_+]`` with growth time ``g = log(0.1/c0) / r``.
+    The expectation over the log-normal latency rate ``alpha`` is a Gauss–Hermite sum
+    (the integrand is smooth in ``log alpha``); over the growth rate it is a midpoint
+    rule on ``n_growth`` equiprobable quantiles, because the integrand has a kink
+    where ``t = g`` that spoils Gauss–Hermite. Error well below 1e-5.
+
+    Parameters
+    ----------
+    months : array_like
+        Months after stopping.
+    params : ClonalParams
+    n_growth, n_latency : int
+        Quadrature sizes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``F`` at ``months``, same shape.
+    """
+    t = np.asarray(months, dtype=float)
+    x, w = np.polynomial.hermite_e.hermegauss(n_latency)
+    w = w / w.sum()  # probabilists' Hermite: weights of a standard normal
+    alpha = params.latency_rate_per_month * np.exp(params.latency_sigma * x)
+    z = special.ndtri((np.arange(n_growth) + 0.5) / n_growth)
+    rate = params.growth_rate_per_month * np.exp(params.growth_sigma * z)
+    growth = np.log(MMR_PCT / params.initial_pct) / rate
+    wait = np.maximum(t[..., None] - growth, 0.0)  # (..., n_growth)
+    p = -np.expm1(-wait[..., None] * alpha)  # (..., n_growth, n_latency)
+    return np.asarray(p @ w, dtype=float).mean(axis=-1)
+
+
+def survival(months: ArrayLike, params: ClonalParams, eta: ArrayLike = 0.0) -> NDArray[np.float64]:
+    """Closed-form latent relapse-free survival ``S(t | eta) = exp(-theta0 e^eta F(t))``."""
+    theta = params.theta0 * np.exp(np.asarray(eta, dtype=float))
+    return np.asarray(np.exp(-theta * clone_delay_cdf(months, params)), dtype=float)

@@ -1,0 +1,104 @@
+"""The latent disease course after stopping, shared by every disease model."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tfrsim.cohort.sample import Cohort
+from tfrsim.config.params import CovariateEffects
+
+
+@dataclass(frozen=True)
+class Course:
+    """Latent BCR-ABL course of ``n`` patients after stopping imatinib.
+
+    A patient's true BCR-ABL1 (% IS) at month ``t`` is its persistent residual level
+    plus the sum of its regrowing clones; clone ``j`` is 0 before its onset and
+    ``min(initial_pct * exp(rate_j * (t - onset_j)), plateau_pct)`` after.
+
+    Attributes
+    ----------
+    relapse_month : float, shape (n,)
+        Latent relapse month (first crossing of MMR by a clone); NaN if the patient
+        never relapses (operational cure).
+    n_clones : int64, shape (n,)
+        Number of regrowing clones.
+    residual_pct : float, shape (n,)
+        Persistent, non-growing residual disease (% IS).
+    clone_patient : int64, shape (m,)
+        Patient index (0..n-1, within this course) of each clone, sorted.
+    clone_onset_month : float, shape (m,)
+        Month the clone leaves quiescence and starts growing.
+    clone_rate_per_month : float, shape (m,)
+        Exponential growth rate of the clone (1/month).
+    initial_pct, plateau_pct : float
+        Clone level at onset and saturation level (% IS).
+    """
+
+    relapse_month: NDArray[np.float64]
+    n_clones: NDArray[np.int64]
+    residual_pct: NDArray[np.float64]
+    clone_patient: NDArray[np.int64]
+    clone_onset_month: NDArray[np.float64]
+    clone_rate_per_month: NDArray[np.float64]
+    initial_pct: float
+    plateau_pct: float
+
+    def __len__(self) -> int:
+        return int(self.relapse_month.shape[0])
+
+    def bcr_abl_pct(self, months: NDArray[np.float64]) -> NDArray[np.float64]:
+        """True BCR-ABL1 (% IS) of every patient at the given months.
+
+        Parameters
+        ----------
+        months : float array, shape (n, v)
+            Months after stopping at which to evaluate patient ``i`` (row ``i``);
+            NaN entries give NaN.
+
+        Returns
+        -------
+        float array, shape (n, v)
+        """
+        level = self.residual_pct[:, None] + np.zeros_like(months)
+        if self.clone_patient.size == 0:
+            return level
+        elapsed = months[self.clone_patient] - self.clone_onset_month[:, None]
+        log_level = np.log(self.initial_pct) + self.clone_rate_per_month[:, None] * elapsed
+        clone = np.where(elapsed > 0, np.exp(np.minimum(log_level, np.log(self.plateau_pct))), 0.0)
+        # Clones are sorted by patient: sum each patient's run of clones at once.
+        starts = np.flatnonzero(np.r_[True, np.diff(self.clone_patient) != 0])
+        owners = self.clone_patient[starts]
+        level[owners] += np.add.reduceat(clone, starts, axis=0)
+        return level
+
+
+def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.float64]:
+    """Log relative risk ``eta`` of each patient (0 at the reference covariates)."""
+    return (
+        effects.sokal_intermediate * (cohort.sokal_group == 1)
+        + effects.sokal_high * (cohort.sokal_group == 2)
+        + effects.imatinib_per_year * (cohort.imatinib_years - effects.imatinib_ref_years)
+        + effects.dmr_per_year * (cohort.dmr_years - effects.dmr_ref_years)
+        + effects.prior_ifn * cohort.prior_ifn
+        + effects.male * cohort.male
+    )
+
+
+def residual_levels(
+    n: int, median_pct: float, sigma: float, *, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Persistent residual disease (% IS): log-normal across patients."""
+    return median_pct * np.exp(sigma * rng.standard_normal(n))
+
+
+def first_crossing(
+    clone_patient: NDArray[np.int64], crossing_month: NDArray[np.float64], n: int
+) -> NDArray[np.float64]:
+    """Earliest clone crossing per patient (NaN for patients without clones)."""
+    out = np.full(n, np.nan)
+    if clone_patient.size:
+        starts = np.flatnonzero(np.r_[True, np.diff(clone_patient) != 0])
+        out[clone_patient[starts]] = np.minimum.reduceat(crossing_month, starts)
+    return out

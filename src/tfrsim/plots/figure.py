@@ -1,0 +1,23 @@
+"""Creating and releasing figures.
+
+pyplot is imported inside these functions only, so importing :mod:`tfrsim.plots`
+never selects a backend; callers that pass their own Axes never touch pyplot.
+"""
+
+from matplotlib.axes import Axes
+from matplotlib.figure import FigureBase
+
+
+def new_axes(width_in: float, height_in: float) -> Axes:
+    """A fresh figure (constrained layout) with one Axes, size in inches."""
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=(width_in, height_in), layout="constrained")
+    return ax
+
+
+def close_figure(fig: FigureBase) -> None:
+    """Release a figure made by a plot function (pyplot keeps it alive otherwise)."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig.figure if hasattr(fig, "figure") else fig)  # type: ignore[arg-type]

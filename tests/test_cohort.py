@@ -1,0 +1,80 @@
+"""Cohort sampling: eligibility, shares and published medians (SE-derived tolerances)."""
+
+import numpy as np
+import pytest
+
+from tfrsim.cohort.sample import sample_cohort
+from tfrsim.config.compose import load_params
+from tfrsim.config.params import SOKAL_GROUPS
+from tfrsim.random import stream
+
+N = 40_000
+
+
+def _cohort(overrides: list[str], seed: int = 11):
+    params = load_params([f"cohort.n_patients={N}", *overrides])
+    return params, sample_cohort(params.cohort, N, rng=stream("cohort", seed=seed, replicate=0))
+
+
+def test_trial_mode_respects_eligibility_and_shares() -> None:
+    params, cohort = _cohort([])
+    elig = params.cohort.eligibility
+    assert len(cohort) == N
+    assert cohort.imatinib_years.min() >= elig.min_imatinib_years
+    assert cohort.dmr_years.min() >= elig.min_dmr_years
+    assert np.all(cohort.depth_log == 5.0)  # STIM1 required MR5
+    assert np.all(np.isnan(cohort.sokal_score))  # not sampled in trial mode
+    for code, group in enumerate(SOKAL_GROUPS):
+        share = params.cohort.sokal_shares[group]
+        se = np.sqrt(share * (1 - share) / N)
+        assert abs(np.mean(cohort.sokal_group == code) - share) < 4 * se
+    male_se = np.sqrt(0.37 * 0.63 / N)
+    assert abs(cohort.male.mean() - params.cohort.male_fraction) < 4 * male_se
+
+
+def test_stim1_published_medians() -> None:
+    # STIM1: median imatinib 50 months, median CMR 36 months (Kimura, Stem Cell
+    # Investig 2016, Table 1). SE of a sample median: sqrt(1/4n) / density at the median,
+    # with the density estimated from the sample's interquartile spread (conservative).
+    _, cohort = _cohort([])
+    for values, published in ((cohort.imatinib_years * 12, 50.0), (cohort.dmr_years * 12, 36.0)):
+        q25, q50, q75 = np.percentile(values, [25, 50, 75])
+        density = 0.5 / (q75 - q25)
+        se = np.sqrt(0.25 / N) / density
+        assert abs(q50 - published) < 4 * se
+
+
+def test_population_mode_sokal_high_share() -> None:
+    # Unselected European cohorts: Sokal high 24.7 % (EUTOS PBR 2015) and 23 % (ELN
+    # registry, Pfirrmann 2020): the clinical assumptions must land in [23 %, 25 %].
+    _, cohort = _cohort(["trial=population"])
+    high = np.mean(cohort.sokal_group == 2)
+    se = np.sqrt(0.24 * 0.76 / N)
+    assert 0.23 - 3 * se < high < 0.25 + 3 * se
+    assert np.all(np.isfinite(cohort.sokal_score))
+    assert np.all(cohort.blasts_pct < 15)  # chronic phase
+    assert set(np.unique(cohort.elts_group)) <= {0, 1, 2}
+
+
+def test_depth_eligibility_renormalises() -> None:
+    _, cohort = _cohort(["cohort.eligibility.min_depth=MR4.5"])
+    assert set(np.unique(cohort.depth_log)) == {4.5, 5.0}
+    # Shares 0.35 : 0.35 before eligibility -> 1/2 each after.
+    assert abs(np.mean(cohort.depth_log == 5.0) - 0.5) < 4 * np.sqrt(0.25 / N)
+
+
+def test_same_stream_same_patients() -> None:
+    _, a = _cohort([], seed=3)
+    _, b = _cohort([], seed=3)
+    _, c = _cohort([], seed=4)
+    np.testing.assert_array_equal(a.imatinib_years, b.imatinib_years)
+    assert not np.array_equal(a.imatinib_years, c.imatinib_years)
+
+
+@pytest.mark.parametrize("first_id", [0, 12_345])
+def test_patient_ids(first_id: int) -> None:
+    params = load_params(["cohort.n_patients=10"])
+    cohort = sample_cohort(
+        params.cohort, 10, rng=stream("cohort", seed=1, replicate=0), first_id=first_id
+    )
+    assert cohort.patient_id.tolist() == list(range(first_id, first_id + 10))

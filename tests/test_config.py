@@ -1,0 +1,133 @@
+"""Every YAML under conf/ composes and validates; bad values fail with clear errors."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException, MissingConfigException
+
+from tfrsim.config.checks import ConfigError
+from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params
+from tfrsim.config.params import ClonalParams, MixtureCureParams
+
+GROUPS = ("trial", "model", "analysis", "clinical")
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def _override(group: str, name: str) -> str:
+    # The clinical group is mounted under cohort.clinical (see conf/config.yaml).
+    return f"clinical@cohort.clinical={name}" if group == "clinical" else f"{group}={name}"
+
+
+@pytest.mark.parametrize("override", [_override(g, n) for g in GROUPS for n in _options(g)])
+def test_every_config_option_composes_and_validates(override: str) -> None:
+    params = load_params([override])
+    assert params.cohort.n_patients >= 1
+    assert params.trial_name
+
+
+def test_every_yaml_is_reached_by_the_test_above() -> None:
+    on_disk = {p.relative_to(CONFIG_DIR).as_posix() for p in CONFIG_DIR.rglob("*.yaml")}
+    covered = {"config.yaml"} | {f"{g}/{n}.yaml" for g in GROUPS for n in _options(g)}
+    assert on_disk == covered, f"YAML files not covered by a group test: {on_disk - covered}"
+
+
+def test_defaults() -> None:
+    params = load_params([])
+    assert params.trial_name == "stim1"
+    assert isinstance(params.model, ClonalParams)
+    assert params.follow_up.followup_months == 60
+    assert params.cohort.eligibility.min_imatinib_years == 3
+    assert params.cohort.eligibility.min_dmr_years == 2
+    assert isinstance(load_params(["model=mixture_cure"]).model, MixtureCureParams)
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "rule_words"),
+    [
+        ("cohort.n_patients=0", "cohort.n_patients", "integer >= 1"),
+        ("cohort.n_patients=-5", "cohort.n_patients", "integer >= 1"),
+        (
+            "cohort.sokal_shares={low: 0.5, intermediate: 0.4, high: 0.2}",
+            "cohort.sokal_shares",
+            "sum to 1",
+        ),
+        ("cohort.male_fraction=37", "cohort.male_fraction", "probability"),
+        ("follow_up.dropout_rate_per_month=-0.01", "follow_up.dropout_rate_per_month", ">= 0"),
+        ("model.growth_rate_per_month=-2", "model.growth_rate_per_month", "> 0"),
+        ("model.latency_rate_per_month=0", "model.latency_rate_per_month", "> 0"),
+        ("model.theta0=-1", "model.theta0", "> 0"),
+        ("monitoring.mmr_threshold_pct=0", "monitoring.mmr_threshold_pct", "(0, 100)"),
+        (
+            "analysis.milestones_months=[6,12,120]",
+            "analysis.milestones_months[2]",
+            "must not exceed the follow-up",
+        ),
+        ("analysis.milestones_months=[12,6]", "analysis.milestones_months", "increasing"),
+        (
+            "analysis.cox_covariates=[sokal_group,shoe_size]",
+            "analysis.cox_covariates[1]",
+            "must be one of",
+        ),
+        (
+            "cohort.eligibility.min_imatinib_years=40",
+            "cohort.eligibility.min_imatinib_years",
+            "leaves no patient",
+        ),
+        (
+            "cohort.depth_shares={MR4: 1.0, MR4.5: 0.0, MR5: 0.0}",
+            "cohort.eligibility.min_depth",
+            "leaves no patient",
+        ),
+        ("cohort.eligibility.min_depth=MR6", "cohort.eligibility.min_depth", "must be one of"),
+        ("cohort.mode=registry", "cohort.mode", "must be one of"),
+        (
+            "monitoring.schedule=[{until_month: 12, every_months: 0}]",
+            "monitoring.schedule[0].every_months",
+            "> 0",
+        ),
+        ("seed=-1", "seed", "integer >= 0"),
+    ],
+)
+def test_bad_value_names_field_rule_and_value(override: str, field: str, rule_words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_params([override])
+    err = info.value
+    assert err.field == field
+    assert rule_words in str(err)
+    # The message shows the offending value.
+    assert "got " in str(err)
+
+
+@pytest.mark.parametrize(("group", "valid"), [("model", "clonal"), ("trial", "stim1")])
+def test_unknown_group_option_lists_valid_ones(group: str, valid: str) -> None:
+    with pytest.raises((MissingConfigException, ConfigCompositionException)) as info:
+        compose_config([f"{group}=no_such_{group}"])
+    assert valid in str(info.value)
+
+
+def test_unknown_model_name_in_yaml_lists_registered_models(tmp_path: Path) -> None:
+    # A model YAML whose name is not registered (e.g. a copy edited by hand).
+    conf = tmp_path / "conf"
+    shutil.copytree(CONFIG_DIR, conf)
+    text = (conf / "model" / "clonal.yaml").read_text().replace("name: clonal", "name: clonel")
+    (conf / "model" / "clonal.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"model.name.*clonal.*mixture_cure.*clonel"):
+        load_params([], config_dir=conf)
+
+
+def test_shares_with_unknown_group() -> None:
+    from tfrsim.config.checks import shares
+
+    with pytest.raises(ConfigError, match=r"unknown keys \['very_high'\]"):
+        shares(
+            "cohort.sokal_shares", {"low": 0.5, "very_high": 0.5}, ("low", "intermediate", "high")
+        )
+
+
+def test_wrong_type_is_refused_by_the_schema() -> None:
+    with pytest.raises(ConfigCompositionException, match="n_patients"):
+        compose_config(["cohort.n_patients=many"])
