@@ -6,22 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tfrsim.config.params import SOKAL_GROUPS
+from tfrsim.config.params import COX_COVARIATES, SOKAL_GROUPS
 
 logger = logging.getLogger(__name__)
 
-#: Covariates the Cox model accepts (columns of ``patients.parquet``).
-VALID_COVARIATES: tuple[str, ...] = (
-    "sokal_group",
-    "imatinib_years",
-    "dmr_years",
-    "prior_ifn",
-    "male",
-    "age_years",
-    "depth_log",
-    "sokal_score",
-    "elts_score",
-)
+#: Covariates the Cox model accepts (defined with the parameters it validates).
+VALID_COVARIATES: tuple[str, ...] = COX_COVARIATES
 #: Reference level of ``sokal_group``; the other levels become indicators.
 SOKAL_REFERENCE: str = SOKAL_GROUPS[0]
 

@@ -13,6 +13,19 @@ SOKAL_GROUPS: tuple[str, ...] = ("low", "intermediate", "high")
 #: Molecular-response depths a patient can have at stop, as log10 reductions.
 #: MR4 = 0.01 %, MR4.5 = 0.0032 %, MR5 = 0.001 % IS (ross2018_enestfreedom).
 DEPTHS: dict[str, float] = {"MR4": 4.0, "MR4.5": 4.5, "MR5": 5.0}
+#: Covariates the Cox model accepts (columns of ``patients.parquet``);
+#: ``sokal_group`` expands into indicators of intermediate and high versus low.
+COX_COVARIATES: tuple[str, ...] = (
+    "sokal_group",
+    "imatinib_years",
+    "dmr_years",
+    "prior_ifn",
+    "male",
+    "age_years",
+    "depth_log",
+    "sokal_score",
+    "elts_score",
+)
 #: Loss of major molecular response: BCR-ABL1 IS above 0.1 % (ross2018_enestfreedom).
 MMR_PCT: float = 0.1
 

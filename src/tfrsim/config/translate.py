@@ -14,6 +14,7 @@ from tfrsim.cohort.distributions import lognormal_mass, normal_mass
 from tfrsim.config import checks as c
 from tfrsim.config import schema as s
 from tfrsim.config.params import (
+    COX_COVARIATES,
     DEPTHS,
     MMR_PCT,
     SOKAL_GROUPS,
@@ -32,16 +33,6 @@ from tfrsim.config.params import (
 )
 from tfrsim.disease.registry import MODELS
 
-#: Covariates the Cox model accepts (``sokal_group`` expands to two indicators).
-COX_COVARIATES: tuple[str, ...] = (
-    "sokal_group",
-    "imatinib_years",
-    "dmr_years",
-    "prior_ifn",
-    "male",
-    "age_years",
-    "depth_log",
-)
 #: Below this probability an eligibility filter is taken to leave no patient.
 MIN_ELIGIBLE_MASS = 1e-9
 
