@@ -10,7 +10,9 @@ from tfrsim.config.checks import ConfigError
 from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params
 from tfrsim.config.params import ClonalParams, MixtureCureParams
 
-GROUPS = ("trial", "model", "analysis", "clinical")
+GROUPS = ("trial", "model", "analysis", "clinical", "assay")
+#: Groups mounted somewhere else than their name (see conf/config.yaml).
+MOUNTS = {"clinical": "cohort.clinical", "assay": "monitoring.assay"}
 
 
 def _options(group: str) -> list[str]:
@@ -18,8 +20,9 @@ def _options(group: str) -> list[str]:
 
 
 def _override(group: str, name: str) -> str:
-    # The clinical group is mounted under cohort.clinical (see conf/config.yaml).
-    return f"clinical@cohort.clinical={name}" if group == "clinical" else f"{group}={name}"
+    if group in MOUNTS:
+        return f"{group}@{MOUNTS[group]}={name}"
+    return f"{group}={name}"
 
 
 @pytest.mark.parametrize("override", [_override(g, n) for g in GROUPS for n in _options(g)])
@@ -39,7 +42,8 @@ def test_defaults() -> None:
     params = load_params([])
     assert params.trial_name == "stim1"
     assert isinstance(params.model, ClonalParams)
-    assert params.follow_up.followup_months == 60
+    assert params.follow_up.followup_months >= 60
+    assert params.monitoring.rule.name == "stim"
     assert params.cohort.eligibility.min_imatinib_years == 3
     assert params.cohort.eligibility.min_dmr_years == 2
     assert isinstance(load_params(["model=mixture_cure"]).model, MixtureCureParams)
@@ -60,7 +64,21 @@ def test_defaults() -> None:
         ("model.growth_rate_per_month=-2", "model.growth_rate_per_month", "> 0"),
         ("model.latency_rate_per_month=0", "model.latency_rate_per_month", "> 0"),
         ("model.theta0=-1", "model.theta0", "> 0"),
-        ("monitoring.mmr_threshold_pct=0", "monitoring.mmr_threshold_pct", "(0, 100)"),
+        ("monitoring.rule.mmr_threshold_pct=0", "monitoring.rule.mmr_threshold_pct", "(0, 100)"),
+        ("monitoring.rule.name=sometimes", "monitoring.rule.name", "must be one of"),
+        ("monitoring.rule.event_at=last", "monitoring.rule.event_at", "must be one of"),
+        (
+            "monitoring.schedule.jitter_days=20",
+            "monitoring.schedule.jitter_days",
+            "half the shortest visit interval",
+        ),
+        (
+            "monitoring.schedule.missed_visit_prob=1.5",
+            "monitoring.schedule.missed_visit_prob",
+            "probability",
+        ),
+        ("monitoring.assay.abl_median_copies=0", "monitoring.assay.abl_median_copies", "> 0"),
+        ("monitoring.assay.min_bcr_copies=0", "monitoring.assay.min_bcr_copies", ">= 1"),
         (
             "analysis.milestones_months=[6,12,120]",
             "analysis.milestones_months[2]",
@@ -85,10 +103,11 @@ def test_defaults() -> None:
         ("cohort.eligibility.min_depth=MR6", "cohort.eligibility.min_depth", "must be one of"),
         ("cohort.mode=registry", "cohort.mode", "must be one of"),
         (
-            "monitoring.schedule=[{until_month: 12, every_months: 0}]",
-            "monitoring.schedule[0].every_months",
+            "monitoring.schedule.segments=[{until_month: 12, every_months: 0}]",
+            "monitoring.schedule.segments[0].every_months",
             "> 0",
         ),
+        ("monitoring.schedule.segments=[]", "monitoring.schedule.segments", "at least one"),
         ("seed=-1", "seed", "integer >= 0"),
     ],
 )

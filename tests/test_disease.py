@@ -139,3 +139,17 @@ def test_clone_delay_cdf_properties() -> None:
     assert 0.99 < F[-1] <= 1.0
     # No clone can cross MMR before its fastest growth time.
     assert clonal.clone_delay_cdf(0.3, model) == 0.0
+
+
+def test_course_level_is_nan_where_no_time_is_given() -> None:
+    params, cohort = _cohort(["cohort.n_patients=200"])
+    cohort = dataclasses.replace(
+        cohort, **{f.name: getattr(cohort, f.name)[:200] for f in dataclasses.fields(cohort)}
+    )
+    course = clonal.simulate_clonal(
+        cohort, params.model, rng=stream("disease", seed=2, replicate=0)
+    )
+    months = np.tile([1.0, np.nan, 30.0], (200, 1))
+    level = course.bcr_abl_pct(months)
+    assert np.isnan(level[:, 1]).all()
+    assert np.isfinite(level[:, [0, 2]]).all()

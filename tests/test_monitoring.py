@@ -1,14 +1,30 @@
-"""Schedules, follow-up and loss-of-MMR detection on hand-built courses."""
+"""Schedules, follow-up and the observation stage on hand-built courses."""
 
 import numpy as np
 import pytest
 
-from tfrsim.config.params import FollowUpParams, MonitoringParams, ScheduleSegment
+from tfrsim.config.params import (
+    AssayParams,
+    FollowUpParams,
+    MonitoringParams,
+    RuleParams,
+    ScheduleParams,
+    ScheduleSegment,
+)
 from tfrsim.disease.course import Course
-from tfrsim.monitoring import FollowUp, detect_loss_of_mmr, sample_follow_up, visit_months
+from tfrsim.monitoring import (
+    FollowUp,
+    observe,
+    sample_follow_up,
+    sample_visit_months,
+    visit_months,
+)
+from tfrsim.monitoring.observe import left_align
 from tfrsim.random import stream
 
 STIM = (ScheduleSegment(12, 1), ScheduleSegment(24, 2), ScheduleSegment(10_000, 3))
+#: An assay so sensitive and quiet that measured = true to ~1e-6 relative.
+EXACT = AssayParams(abl_median_copies=1e14, abl_sigma_log10=0.0, noise_sd_log10=0.0)
 
 
 def test_stim_schedule() -> None:
@@ -22,7 +38,34 @@ def test_schedule_stops_at_horizon_and_handles_fractions() -> None:
     assert months.tolist() == [0.25, 0.5, 0.75, 1.0, 1.5, 2.0]
 
 
-def _course(onsets: list[float], rate: float = np.log(10)) -> Course:
+def test_jitter_and_missed_visits() -> None:
+    params = ScheduleParams(segments=STIM, jitter_days=7.0, missed_visit_prob=0.2)
+    n = 20_000
+    months = sample_visit_months(params, n, 36, rng=stream("schedule", seed=1, replicate=0))
+    planned = visit_months(STIM, 36)
+    offset_days = (months - planned) * 365.25 / 12
+    assert np.nanmax(np.abs(offset_days)) <= 7.0 + 1e-9
+    # Uniform jitter on [-7, 7] days: mean 0, SD 7 / sqrt(3); 4 SE of the mean.
+    se = 7 / np.sqrt(3) / np.sqrt(np.isfinite(offset_days).sum())
+    assert abs(np.nanmean(offset_days)) < 4 * se
+    missed = np.isnan(months).mean()
+    assert abs(missed - 0.2) < 4 * np.sqrt(0.2 * 0.8 / months.size)
+    # Visits keep their order within each patient (missed visits skipped).
+    for row in months[:500]:
+        done = row[~np.isnan(row)]
+        assert np.all(np.diff(done) > 0)
+
+
+def test_left_align_packs_tests_keeping_order() -> None:
+    done = np.array([[True, False, True, False, True], [False, False, True, True, False]])
+    order = left_align(done)
+    values = np.array([[1, 2, 3, 4, 5], [6, 7, 8, 9, 10]])
+    packed = np.take_along_axis(values, order, axis=1)
+    assert packed[0, :3].tolist() == [1, 3, 5]
+    assert packed[1, :2].tolist() == [8, 9]
+
+
+def _course(onsets: list[float], rate: float = np.log(10), residual: float = 1e-7) -> Course:
     """One clone per patient (NaN onset = no clone), starting at 0.001 %, x10 per month."""
     onset = np.asarray(onsets, dtype=float)
     has = ~np.isnan(onset)
@@ -30,7 +73,7 @@ def _course(onsets: list[float], rate: float = np.log(10)) -> Course:
     return Course(
         relapse_month=np.where(has, cross, np.nan),
         n_clones=has.astype(np.int64),
-        residual_pct=np.full(onset.size, 1e-4),
+        residual_pct=np.full(onset.size, residual),
         clone_patient=np.flatnonzero(has).astype(np.int64),
         clone_onset_month=onset[has],
         clone_rate_per_month=np.full(int(has.sum()), rate),
@@ -41,43 +84,73 @@ def _course(onsets: list[float], rate: float = np.log(10)) -> Course:
 
 def _follow(censor: list[float]) -> FollowUp:
     c = np.asarray(censor, dtype=float)
-    return FollowUp(
-        entry_month=np.zeros_like(c), censor_month=c, dropped_out=np.zeros(c.size, bool)
+    none = np.zeros(c.size, dtype=bool)
+    return FollowUp(entry_month=np.zeros_like(c), censor_month=c, dropped_out=none)
+
+
+def _observe(course: Course, censor: list[float], rule: RuleParams, *, missed: float = 0.0):
+    params = MonitoringParams(
+        schedule=ScheduleParams(segments=STIM, missed_visit_prob=missed),
+        assay=EXACT,
+        rule=rule,
+    )
+    return observe(
+        course,
+        _follow(censor),
+        params,
+        36.0,
+        schedule_rng=stream("schedule", seed=3, replicate=0),
+        assay_rng=stream("assay", seed=3, replicate=0),
     )
 
 
-def test_detection_at_first_visit_above_mmr() -> None:
+def test_loss_of_mmr_at_first_visit_above_mmr() -> None:
     # Clone x10/month from 0.001 %: crosses 0.1 % two months after onset.
-    # onset 0.5 -> crossing 2.5 -> first visit above MMR is month 3.
-    # onset 13.2 -> crossing 15.2 -> visits 14, 16 -> detected at 16.
-    # onset 30 -> crossing 32 but censored at 31.5 -> censored at last visit (30).
-    # no clone -> censored at last visit within 36 months.
-    params = MonitoringParams(schedule=STIM, mmr_threshold_pct=0.1)
-    obs = detect_loss_of_mmr(
-        _course([0.5, 13.2, 30.0, np.nan]), _follow([36, 36, 31.5, 36]), params, horizon=36
+    # onset 0.5 -> crossing 2.5 -> first test above MMR at month 3.
+    # onset 13.2 -> crossing 15.2 -> tests at 14, 16 -> relapse at 16.
+    # onset 30 -> crossing 32 but follow-up ends at 31.5 -> censored at last test (30).
+    # no clone -> censored at the last test within 36 months.
+    obs = _observe(
+        _course([0.5, 13.2, 30.0, np.nan]), [36, 36, 31.5, 36], RuleParams("loss_of_mmr")
     )
     assert obs.event.tolist() == [True, True, False, False]
     assert obs.duration_months.tolist() == [3.0, 16.0, 30.0, 36.0]
-    assert obs.n_visits.tolist() == [3, 14, 20, 22]
+    assert obs.n_tests.tolist() == [3, 14, 20, 22]
+    # Monitoring stops at relapse: no test after the triggering one is kept.
+    assert np.nanmax(obs.month[0]) == 3.0
 
 
-def test_level_exactly_at_threshold_is_not_loss_of_mmr() -> None:
-    # Loss of MMR means BCR-ABL > 0.1 %: a level exactly at 0.1 % does not trigger,
-    # the next representable level above does (at the first visit).
-    params = MonitoringParams(schedule=STIM, mmr_threshold_pct=0.1)
-    course = _course([np.nan, np.nan])
-    course = Course(**{**course.__dict__, "residual_pct": np.array([0.1, np.nextafter(0.1, 1.0)])})
-    obs = detect_loss_of_mmr(course, _follow([36, 36]), params, horizon=36)
-    assert obs.event.tolist() == [False, True]
-    assert obs.duration_months.tolist() == [36.0, 1.0]
+def test_twister_fires_on_two_consecutive_positives_before_mmr() -> None:
+    # onset 0.5 -> level 0.001 * 10^(t - 0.5): month 1 ~0.0032 %, month 2 ~0.032 %
+    # (both detectable), month 3 ~0.32 % (> MMR). TWISTER fires at month 2 (confirming),
+    # or month 1 when dated at the first test; loss of MMR only at month 3.
+    course = _course([0.5])
+    twister = _observe(course, [36], RuleParams("twister"))
+    first = _observe(course, [36], RuleParams("twister", event_at="first"))
+    mmr = _observe(course, [36], RuleParams("loss_of_mmr"))
+    assert twister.duration_months.tolist() == [2.0]
+    assert twister.trigger_month.tolist() == [2.0]
+    assert first.duration_months.tolist() == [1.0]
+    assert first.trigger_month.tolist() == [2.0]
+    assert mmr.duration_months.tolist() == [3.0]
 
 
-def test_censored_before_first_visit_has_zero_duration() -> None:
-    params = MonitoringParams(schedule=STIM, mmr_threshold_pct=0.1)
-    obs = detect_loss_of_mmr(_course([0.1]), _follow([0.5]), params, horizon=36)
+def test_censoring_before_the_first_visit_gives_zero_duration() -> None:
+    obs = _observe(_course([0.1]), [0.5], RuleParams("loss_of_mmr"))
     assert obs.event.tolist() == [False]
     assert obs.duration_months.tolist() == [0.0]
-    assert obs.n_visits.tolist() == [0]
+    assert obs.n_tests.tolist() == [0]
+
+
+def test_missed_visits_are_skipped_by_consecutive_rules() -> None:
+    # With every planned visit after month 1 missed but one, the confirming test is
+    # the next test actually done: the pair still confirms.
+    course = _course([np.nan], residual=0.01)  # always detectable, below MMR
+    obs = _observe(course, [36], RuleParams("twister"), missed=0.9)
+    done = obs.month[0][~np.isnan(obs.month[0])]
+    assert obs.event[0]
+    # Fired at the second test done, whatever its planned slot.
+    assert obs.trigger_month[0] == done[1]
 
 
 def test_follow_up_bounds_and_dropout_rate() -> None:
@@ -95,9 +168,16 @@ def test_follow_up_bounds_and_dropout_rate() -> None:
     assert abs(fu.dropped_out.mean() - p) < 4 * np.sqrt(p * (1 - p) / n)
 
 
-@pytest.mark.parametrize("rate", [0.0])
-def test_no_dropout(rate: float) -> None:
-    params = FollowUpParams(followup_months=60, accrual_months=0, dropout_rate_per_month=rate)
+def test_no_dropout() -> None:
+    params = FollowUpParams(followup_months=60, accrual_months=0, dropout_rate_per_month=0.0)
     fu = sample_follow_up(params, 100, rng=stream("follow_up", seed=1, replicate=0))
     assert np.all(fu.censor_month == 60)
     assert not fu.dropped_out.any()
+
+
+@pytest.mark.parametrize("rule", ["loss_of_mmr", "stim", "twister", "loss_of_mr4"])
+def test_event_months_lie_on_the_visit_grid(rule: str) -> None:
+    course = _course([0.5, 5.3, 20.2, np.nan, 2.7])
+    obs = _observe(course, [36, 36, 36, 36, 4.0], RuleParams(rule))
+    grid = set(visit_months(STIM, 36).tolist()) | {0.0}
+    assert set(obs.duration_months.tolist()) <= grid

@@ -54,6 +54,13 @@ def format_summary(result: StudyResult, run_dir: Path) -> str:
             )
     else:
         lines.append(f"Cox model not estimated: {a.cox.message}")
+    rule = p.monitoring.rule
+    obs = result.observation
+    lines.append(
+        f"rule {rule.name} (dated at the {rule.event_at} test); median relapse month "
+        f"{obs.median_relapse_month:.1f}; {100 * obs.fluctuation_fraction:.0f}% of the "
+        f"{obs.n_with_positive} patients with a positive test never relapsed"
+    )
     lines.append(f"run folder: {run_dir}")
     return "\n".join(lines)
 
@@ -63,9 +70,14 @@ def run(cfg: DictConfig) -> Path:
     params = to_params(cfg)  # validates everything before any work
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     ensure_fresh(run_dir)
-    result = run_study(params, progress=True)
+    keep = None if cfg.output.visits else int(cfg.output.trajectory_patients)
+    result = run_study(params, keep_visits=keep, progress=True)
     write_run(
-        run_dir, result, OmegaConf.to_yaml(cfg, resolve=True), figures=bool(cfg.output.figures)
+        run_dir,
+        result,
+        OmegaConf.to_yaml(cfg, resolve=True),
+        figures=bool(cfg.output.figures),
+        visits=bool(cfg.output.visits),
     )
     if cfg.output.print_summary:
         print(format_summary(result, run_dir))

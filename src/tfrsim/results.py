@@ -18,6 +18,7 @@ import pandas as pd
 
 from tfrsim._version import __version__
 from tfrsim.pipeline import StudyResult
+from tfrsim.reference import TRIALS, published_for_plot
 
 #: What Hydra itself puts in a run folder before the job starts.
 HYDRA_OWN = {".hydra"}
@@ -101,7 +102,12 @@ def summary(result: StudyResult) -> dict[str, Any]:
 
 
 def write_run(
-    run_dir: Path, result: StudyResult, resolved_config: str, *, figures: bool = True
+    run_dir: Path,
+    result: StudyResult,
+    resolved_config: str,
+    *,
+    figures: bool = True,
+    visits: bool = False,
 ) -> list[Path]:
     """Write every file of a run into ``run_dir``.
 
@@ -113,7 +119,10 @@ def write_run(
     resolved_config : str
         The resolved configuration as YAML.
     figures : bool, default True
-        Also draw ``figures/km.png`` and ``figures/forest.png``.
+        Also draw ``figures/km.png``, ``figures/forest.png`` and
+        ``figures/trajectories.png``.
+    visits : bool, default False
+        Also write ``visits.parquet`` (the tests kept in ``result.visits``).
 
     Returns
     -------
@@ -135,6 +144,10 @@ def write_run(
     with atomic_path(run_dir / "patients.parquet") as tmp:
         result.patients.to_parquet(tmp, index=False)
     written.append(run_dir / "patients.parquet")
+    if visits:
+        with atomic_path(run_dir / "visits.parquet") as tmp:
+            result.visits.to_parquet(tmp, index=False)
+        written.append(run_dir / "visits.parquet")
     for name, table in tables.items():
         with atomic_path(run_dir / name) as tmp:
             table.to_csv(tmp, index=False)
@@ -148,18 +161,33 @@ def write_run(
 
 def write_figures(folder: Path, result: StudyResult) -> list[Path]:
     """Draw and save the run's figures (the only place results meet matplotlib)."""
-    from tfrsim.plots import close_figure, plot_forest, plot_km
+    from tfrsim.plots import close_figure, plot_forest, plot_km, plot_trajectories
 
-    title = f"{result.params.trial_name}: MRFS by Sokal group (n = {len(result.patients)})"
-    km_ax = plot_km(result.analysis.km, title=title)
-    forest_ax = plot_forest(result.analysis.cox, title=f"{result.params.trial_name}: Cox model")
-    paths = [folder / "km.png", folder / "forest.png"]
-    for ax, path in zip((km_ax, forest_ax), paths, strict=True):
-        # The temporary name has no .png suffix, so the format is explicit.
+    name = result.params.trial_name
+    published = published_for_plot(name) if name in TRIALS else None
+    axes = {
+        "km.png": plot_km(
+            result.analysis.km,
+            published=published,
+            title=f"{name}: MRFS by Sokal group (n = {len(result.patients)})",
+        ),
+        "forest.png": plot_forest(result.analysis.cox, title=f"{name}: Cox model"),
+        "trajectories.png": plot_trajectories(
+            result.visits,
+            result.patients,
+            mmr_pct=result.params.monitoring.rule.mmr_threshold_pct,
+            title=f"{name}: measured BCR-ABL1, rule {result.params.monitoring.rule.name}",
+        ),
+    }
+    paths = []
+    for filename, ax in axes.items():
+        path = folder / filename
         figure = ax.get_figure(root=True)
         if figure is None:  # pragma: no cover - plot functions always draw on a figure
-            raise RuntimeError(f"the axes for {path.name} belong to no figure")
+            raise RuntimeError(f"the axes for {filename} belong to no figure")
+        # The temporary name has no .png suffix, so the format is explicit.
         with atomic_path(path) as tmp:
             figure.savefig(tmp, format="png", dpi=150)
         close_figure(figure)
+        paths.append(path)
     return paths

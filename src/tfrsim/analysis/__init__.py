@@ -7,6 +7,7 @@ groups and a Cox proportional-hazards model. Time is in months.
 from tfrsim.analysis.bundle import AnalysisResult, analyse
 from tfrsim.analysis.covariates import VALID_COVARIATES
 from tfrsim.analysis.cox import CoxResult, fit_cox
+from tfrsim.analysis.descriptive import ObservationSummary, summarise_observation
 from tfrsim.analysis.km import KMResult, fit_km
 from tfrsim.analysis.logrank import LogRankResult, logrank_by_group
 
@@ -16,8 +17,10 @@ __all__ = [
     "CoxResult",
     "KMResult",
     "LogRankResult",
+    "ObservationSummary",
     "analyse",
     "fit_cox",
     "fit_km",
     "logrank_by_group",
+    "summarise_observation",
 ]

@@ -268,19 +268,87 @@ class ScheduleSegment:
 
 
 @dataclass(frozen=True)
-class MonitoringParams:
-    """Visit schedule and relapse detection (first version: loss of MMR).
+class ScheduleParams:
+    """When molecular tests happen.
 
     Parameters
     ----------
-    schedule : tuple of ScheduleSegment
-        Piecewise visit intervals, in increasing ``until_month``.
-    mmr_threshold_pct : float
-        Loss of MMR when the true BCR-ABL exceeds this level (% IS).
+    segments : tuple of ScheduleSegment
+        Piecewise visit intervals, in increasing ``until_month``; the last interval
+        continues to the end of follow-up.
+    jitter_days : float
+        Each visit moves by a uniform offset in ``[-jitter_days, +jitter_days]`` days.
+    missed_visit_prob : float
+        Probability that a planned visit has no test (independently per visit).
     """
 
-    schedule: tuple[ScheduleSegment, ...]
-    mmr_threshold_pct: float
+    segments: tuple[ScheduleSegment, ...]
+    jitter_days: float = 0.0
+    missed_visit_prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class AssayParams:
+    """RQ-PCR measurement of BCR-ABL1 at a visit (DESIGN §5).
+
+    ABL1 control copies per sample are log-normal; BCR-ABL1 copies are Poisson with
+    mean ``true % IS / 100 * ABL1 copies``; a positive result carries multiplicative
+    log-normal technical noise. An undetectable result carries its sensitivity, the
+    MR level ``log10(ABL1 copies / min_bcr_copies)`` it could have shown (MR4.5 needs
+    >= 32,000 ABL1 copies; Cross et al. 2015 via DESIGN §5).
+
+    Parameters
+    ----------
+    abl_median_copies : float
+        Median ABL1 copies per sample.
+    abl_sigma_log10 : float
+        SD of log10 ABL1 copies across samples.
+    noise_sd_log10 : float
+        SD of log10 technical noise of a positive result.
+    min_bcr_copies : int
+        BCR-ABL1 copies needed to call a sample positive.
+    """
+
+    abl_median_copies: float
+    abl_sigma_log10: float
+    noise_sd_log10: float
+    min_bcr_copies: int = 1
+
+
+@dataclass(frozen=True)
+class RuleParams:
+    """Relapse rule (see :mod:`tfrsim.monitoring.rules` for the registered names).
+
+    Parameters
+    ----------
+    name : str
+        Registered rule: ``loss_of_mmr``, ``loss_of_mmr_confirmed``, ``stim``,
+        ``twister`` or ``loss_of_mr4``.
+    mmr_threshold_pct : float
+        Loss of MMR: a measured level above this (% IS).
+    mr4_threshold_pct : float
+        Loss of MR4: a measured level above this (% IS).
+    rise_log10 : float
+        Rise (log10) that confirms a positive test in the ``stim`` rule.
+    event_at : {"confirming", "first"}
+        Date the relapse at the test that completes the rule, or at the first test of
+        a confirmed pair.
+    """
+
+    name: str
+    mmr_threshold_pct: float = MMR_PCT
+    mr4_threshold_pct: float = 0.01
+    rise_log10: float = 1.0
+    event_at: str = "confirming"
+
+
+@dataclass(frozen=True)
+class MonitoringParams:
+    """How relapse is observed: visit schedule, assay and relapse rule."""
+
+    schedule: ScheduleParams
+    assay: AssayParams
+    rule: RuleParams
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,34 @@ class ScheduleSegmentConfig:
 
 
 @dataclass
-class MonitoringConfig:
-    schedule: list[ScheduleSegmentConfig] = field(default_factory=list)
+class ScheduleConfig:
+    segments: list[ScheduleSegmentConfig] = field(default_factory=list)
+    jitter_days: float = 0.0
+    missed_visit_prob: float = 0.0
+
+
+@dataclass
+class AssayConfig:
+    abl_median_copies: float = MISSING
+    abl_sigma_log10: float = MISSING
+    noise_sd_log10: float = MISSING
+    min_bcr_copies: int = 1
+
+
+@dataclass
+class RuleConfig:
+    name: str = MISSING
     mmr_threshold_pct: float = 0.1
+    mr4_threshold_pct: float = 0.01
+    rise_log10: float = 1.0
+    event_at: str = "confirming"
+
+
+@dataclass
+class MonitoringConfig:
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    assay: AssayConfig = field(default_factory=AssayConfig)
+    rule: RuleConfig = field(default_factory=RuleConfig)
 
 
 @dataclass
@@ -138,6 +163,10 @@ class AnalysisConfig:
 class OutputConfig:
     figures: bool = True
     print_summary: bool = True
+    # visits.parquet: one row per test (large: patients x visits).
+    visits: bool = False
+    # Patients whose tests are kept for the trajectories figure (the first ones).
+    trajectory_patients: int = 400
 
 
 @dataclass

@@ -19,6 +19,7 @@ from tfrsim.config.params import (
     MMR_PCT,
     SOKAL_GROUPS,
     AnalysisParams,
+    AssayParams,
     ClinicalParams,
     ClonalParams,
     CohortParams,
@@ -28,10 +29,14 @@ from tfrsim.config.params import (
     LogNormalParams,
     MixtureCureParams,
     MonitoringParams,
+    RuleParams,
+    ScheduleParams,
     ScheduleSegment,
     StudyParams,
 )
 from tfrsim.disease.registry import MODELS
+from tfrsim.monitoring.rules import RULES
+from tfrsim.monitoring.schedule import DAYS_PER_MONTH
 
 #: Below this probability an eligibility filter is taken to leave no patient.
 MIN_ELIGIBLE_MASS = 1e-9
@@ -172,33 +177,78 @@ def _follow_up(cfg: s.FollowUpConfig) -> FollowUpParams:
 
 
 def _monitoring(cfg: s.MonitoringConfig) -> MonitoringParams:
-    if not cfg.schedule:
-        raise c.ConfigError(
-            "monitoring.schedule", "must have at least one segment", list(cfg.schedule)
-        )
+    return MonitoringParams(
+        schedule=_schedule(cfg.schedule), assay=_assay(cfg.assay), rule=_rule(cfg.rule)
+    )
+
+
+def _schedule(cfg: s.ScheduleConfig) -> ScheduleParams:
+    f = "monitoring.schedule"
+    if not cfg.segments:
+        raise c.ConfigError(f"{f}.segments", "must have at least one segment", list(cfg.segments))
     segments = []
     previous = 0.0
-    for i, seg in enumerate(cfg.schedule):
-        f = f"monitoring.schedule[{i}]"
-        until = c.positive(f"{f}.until_month", seg.until_month, "months")
-        every = c.positive(f"{f}.every_months", seg.every_months, "months")
+    for i, seg in enumerate(cfg.segments):
+        g = f"{f}.segments[{i}]"
+        until = c.positive(f"{g}.until_month", seg.until_month, "months")
+        every = c.positive(f"{g}.every_months", seg.every_months, "months")
         if until <= previous:
             raise c.ConfigError(
-                f"{f}.until_month",
+                f"{g}.until_month",
                 f"must increase along the schedule (previous {previous:g})",
                 until,
             )
         segments.append(ScheduleSegment(until_month=until, every_months=every))
         previous = until
-    threshold = c.in_range(
-        "monitoring.mmr_threshold_pct",
-        cfg.mmr_threshold_pct,
-        0.0,
-        100.0,
-        "percent IS",
-        "did you pass a fraction? MMR is 0.1 (% IS)",
+    jitter = c.non_negative(f"{f}.jitter_days", cfg.jitter_days, "days")
+    shortest_days = min(seg.every_months for seg in segments) * DAYS_PER_MONTH
+    if jitter >= shortest_days / 2:
+        raise c.ConfigError(
+            f"{f}.jitter_days",
+            f"must be below half the shortest visit interval ({shortest_days / 2:.1f} days), "
+            "so that visits keep their order",
+            jitter,
+        )
+    return ScheduleParams(
+        segments=tuple(segments),
+        jitter_days=jitter,
+        missed_visit_prob=c.fraction(f"{f}.missed_visit_prob", cfg.missed_visit_prob),
     )
-    return MonitoringParams(schedule=tuple(segments), mmr_threshold_pct=threshold)
+
+
+def _assay(cfg: s.AssayConfig) -> AssayParams:
+    f = "monitoring.assay"
+    return AssayParams(
+        abl_median_copies=c.positive(f"{f}.abl_median_copies", cfg.abl_median_copies, "copies"),
+        abl_sigma_log10=c.non_negative(f"{f}.abl_sigma_log10", cfg.abl_sigma_log10, "(log10)"),
+        noise_sd_log10=c.non_negative(f"{f}.noise_sd_log10", cfg.noise_sd_log10, "(log10)"),
+        min_bcr_copies=c.positive_int(f"{f}.min_bcr_copies", cfg.min_bcr_copies),
+    )
+
+
+def _rule(cfg: s.RuleConfig) -> RuleParams:
+    f = "monitoring.rule"
+    return RuleParams(
+        name=c.one_of(f"{f}.name", cfg.name, RULES),
+        mmr_threshold_pct=c.in_range(
+            f"{f}.mmr_threshold_pct",
+            cfg.mmr_threshold_pct,
+            0.0,
+            100.0,
+            "percent IS",
+            "did you pass a fraction? MMR is 0.1 (% IS)",
+        ),
+        mr4_threshold_pct=c.in_range(
+            f"{f}.mr4_threshold_pct",
+            cfg.mr4_threshold_pct,
+            0.0,
+            100.0,
+            "percent IS",
+            "did you pass a fraction? MR4 is 0.01 (% IS)",
+        ),
+        rise_log10=c.positive(f"{f}.rise_log10", cfg.rise_log10, "(log10)"),
+        event_at=c.one_of(f"{f}.event_at", cfg.event_at, ("confirming", "first")),
+    )
 
 
 def _months(field: str, values: Sequence[float]) -> tuple[float, ...]:

@@ -61,7 +61,8 @@ class Course:
         -------
         float array, shape (n, v)
         """
-        level = self.residual_pct[:, None] + np.zeros_like(months)
+        # months * 0 keeps NaN where there is no time to evaluate (no test).
+        level = self.residual_pct[:, None] + months * 0.0
         if self.clone_patient.size == 0:
             return level
         elapsed = months[self.clone_patient] - self.clone_onset_month[:, None]

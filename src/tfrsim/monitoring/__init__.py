@@ -1,14 +1,23 @@
-"""Observation stage: follow-up, visit schedule and relapse detection."""
+"""Observation stage: follow-up, visit schedule, RQ-PCR assay and relapse rules."""
 
-from tfrsim.monitoring.detection import Observation, detect_loss_of_mmr
+from tfrsim.monitoring.assay import Measurements, detection_probability, measure
 from tfrsim.monitoring.follow_up import FollowUp, horizon_months, sample_follow_up
-from tfrsim.monitoring.schedule import visit_months
+from tfrsim.monitoring.observe import Observation, observe
+from tfrsim.monitoring.rules import RULES, RuleOutcome, apply_rule
+from tfrsim.monitoring.schedule import sample_visit_months, visit_months
 
 __all__ = [
+    "RULES",
     "FollowUp",
+    "Measurements",
     "Observation",
-    "detect_loss_of_mmr",
+    "RuleOutcome",
+    "apply_rule",
+    "detection_probability",
     "horizon_months",
+    "measure",
+    "observe",
     "sample_follow_up",
+    "sample_visit_months",
     "visit_months",
 ]

@@ -7,5 +7,6 @@ figure when None) and return the Axes; saving is the caller's job.
 from tfrsim.plots.figure import close_figure
 from tfrsim.plots.forest import plot_forest
 from tfrsim.plots.survival import plot_km
+from tfrsim.plots.trajectories import plot_trajectories
 
-__all__ = ["close_figure", "plot_forest", "plot_km"]
+__all__ = ["close_figure", "plot_forest", "plot_km", "plot_trajectories"]

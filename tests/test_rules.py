@@ -1,0 +1,102 @@
+"""Relapse rules on hand-built series of test results (left-aligned, NaN = no test)."""
+
+import numpy as np
+import pytest
+
+from tfrsim.config.params import RuleParams
+from tfrsim.monitoring.rules import RULES, apply_rule, build_rule
+
+NAN = np.nan
+
+
+def _run(rule: str, series: list[list[float]], **kwargs: object):
+    measured = np.array(series, dtype=float)
+    detected = np.nan_to_num(measured) > 0
+    return apply_rule(measured, detected, RuleParams(rule, **kwargs))  # type: ignore[arg-type]
+
+
+def test_loss_of_mmr_single_test() -> None:
+    out = _run("loss_of_mmr", [[0, 0.05, 0.2, 0.01], [0, 0, 0, 0], [0.5, NAN, NAN, NAN]])
+    assert out.fired.tolist() == [True, False, True]
+    assert out.trigger.tolist() == [2, -1, 0]
+    assert out.first.tolist() == [2, -1, 0]
+
+
+def test_threshold_is_strict() -> None:
+    # Exactly 0.1 % is not a loss of MMR; the next float above is.
+    out = _run("loss_of_mmr", [[0.1, 0.1], [0.1, np.nextafter(0.1, 1)]])
+    assert out.fired.tolist() == [False, True]
+    assert out.trigger.tolist() == [-1, 1]
+
+
+def test_loss_of_mmr_confirmed_needs_consecutive_tests() -> None:
+    out = _run("loss_of_mmr_confirmed", [[0.2, 0.05, 0.2, 0.3], [0.2, 0.05, 0.2, NAN]])
+    assert out.fired.tolist() == [True, False]
+    assert out.trigger.tolist() == [3, -1]
+    assert out.first.tolist() == [2, -1]
+
+
+def test_stim_one_log_rise_confirms_a_positive() -> None:
+    out = _run(
+        "stim",
+        [
+            [0, 0.001, 0.01, 0],  # exactly 1 log rise: confirmed at index 2
+            [0, 0.001, 0.009, 0],  # less than 1 log: not confirmed
+            [0, 0.001, 0, 0.01],  # rise not on consecutive tests
+            [0, 0, 0, 0.003],  # positive at the last test: nothing to confirm it
+            [0, 0, 0.5, 0],  # loss of MMR alone suffices
+            [0.02, 0.3, 0, 0],  # both criteria at index 1: one event at 1
+        ],
+    )
+    assert out.fired.tolist() == [True, False, False, False, True, True]
+    assert out.trigger.tolist() == [2, -1, -1, -1, 2, 1]
+    assert out.first.tolist() == [1, -1, -1, -1, 2, 0]
+
+
+def test_twister_two_consecutive_detectable() -> None:
+    out = _run(
+        "twister",
+        [
+            [0, 0.001, 0.0005, 0],  # two consecutive positives, even falling
+            [0.001, 0, 0.001, 0],  # interrupted by a negative
+            [0, 0, 0, 0.001],  # positive at the last test
+            [0, 0.2, NAN, NAN],  # loss of MMR
+        ],
+    )
+    assert out.fired.tolist() == [True, False, False, True]
+    assert out.trigger.tolist() == [2, -1, -1, 1]
+    assert out.first.tolist() == [1, -1, -1, 1]
+
+
+def test_loss_of_mr4() -> None:
+    out = _run("loss_of_mr4", [[0.005, 0.011, 0], [0.01, 0.009, 0]])
+    assert out.trigger.tolist() == [1, -1]
+
+
+def test_configurable_thresholds() -> None:
+    out = _run("loss_of_mmr", [[0.05, 0.2]], mmr_threshold_pct=0.04)
+    assert out.trigger.tolist() == [0]
+    out = _run("stim", [[0.001, 0.005]], rise_log10=0.5)  # 10^0.5 = 3.16x rise
+    assert out.trigger.tolist() == [1]
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_rules_never_fire_on_all_negative_series(name: str) -> None:
+    out = _run(name, [[0.0] * 6, [NAN] * 6])
+    assert not out.fired.any()
+
+
+def test_stricter_rules_fire_no_later_than_loss_of_mmr() -> None:
+    rng = np.random.default_rng(0)
+    detected = rng.random((4000, 20)) < 0.1
+    measured = np.where(detected, 10 ** rng.uniform(-4, 0, (4000, 20)), 0.0)
+    mmr = apply_rule(measured, detected, RuleParams("loss_of_mmr"))
+    for name in ("stim", "twister"):
+        out = apply_rule(measured, detected, RuleParams(name))
+        assert np.all(out.fired[mmr.fired])
+        assert np.all(out.trigger[mmr.fired] <= mmr.trigger[mmr.fired])
+
+
+def test_unknown_rule_lists_valid_names() -> None:
+    with pytest.raises(KeyError, match="valid rules"):
+        build_rule(RuleParams("sometimes"))
