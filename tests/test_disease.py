@@ -153,3 +153,29 @@ def test_course_level_is_nan_where_no_time_is_given() -> None:
     level = course.bcr_abl_pct(months)
     assert np.isnan(level[:, 1]).all()
     assert np.isfinite(level[:, [0, 2]]).all()
+
+
+def test_poisson_inverse_cdf_matches_scipy() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    u = rng.random(20_000)
+    mean = rng.uniform(0.01, 8.0, 20_000)
+    expected = np.minimum(stats.poisson.ppf(u, mean), clonal.MAX_CLONES)
+    np.testing.assert_array_equal(clonal.poisson_inverse_cdf(u, mean, clonal.MAX_CLONES), expected)
+
+
+def test_clonal_course_is_continuous_in_theta0() -> None:
+    # Common random numbers: raising theta0 only adds clones (never removes or
+    # reshuffles), so latent relapse months can only move earlier.
+    params, cohort = _cohort(["cohort.n_patients=5000"])
+    cohort = dataclasses.replace(
+        cohort, **{f.name: getattr(cohort, f.name)[:5000] for f in dataclasses.fields(cohort)}
+    )
+    low = clonal.simulate_clonal(cohort, params.model, rng=stream("disease", seed=4, replicate=0))
+    more = dataclasses.replace(params.model, theta0=params.model.theta0 * 1.05)
+    high = clonal.simulate_clonal(cohort, more, rng=stream("disease", seed=4, replicate=0))
+    assert np.all(high.n_clones >= low.n_clones)
+    relapsed = ~np.isnan(low.relapse_month)
+    assert np.all(high.relapse_month[relapsed] <= low.relapse_month[relapsed])
+    np.testing.assert_array_equal(high.residual_pct, low.residual_pct)

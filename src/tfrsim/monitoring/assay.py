@@ -7,6 +7,8 @@ from numpy.typing import NDArray
 
 from tfrsim.config.params import AssayParams
 
+LN10 = float(np.log(10.0))
+
 
 @dataclass(frozen=True)
 class Measurements:
@@ -56,18 +58,20 @@ def measure(
     # One child stream per kind of draw, each drawn patient-major (C order), so a
     # patient's results do not depend on how many patients follow it.
     abl_rng, count_rng, noise_rng = rng.spawn(3)
-    log10_abl = np.log10(params.abl_median_copies) + params.abl_sigma_log10 * (
+    # exp(x ln 10) rather than 10 ** x: the same number, several times faster.
+    log_abl = np.log(params.abl_median_copies) + params.abl_sigma_log10 * LN10 * (
         abl_rng.standard_normal(true_pct.shape)
     )
-    abl = np.where(tested, np.maximum(np.rint(10.0**log10_abl), 1.0), 0.0)
-    mean_copies = np.where(tested, true_pct, 0.0) / 100.0 * abl
+    abl = np.where(tested, np.maximum(np.rint(np.exp(log_abl)), 1.0), 0.0)
+    mean_copies = np.where(tested, true_pct * 0.01 * abl, 0.0)
     bcr = count_rng.poisson(mean_copies)
     detected = tested & (bcr >= params.min_bcr_copies)
-    noise = 10.0 ** (params.noise_sd_log10 * noise_rng.standard_normal(true_pct.shape))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio_pct = 100.0 * bcr / abl * noise
+    z = noise_rng.standard_normal(true_pct.shape)
+    measured = np.zeros(true_pct.shape)
+    hit = np.nonzero(detected)
+    measured[hit] = 100.0 * bcr[hit] / abl[hit] * np.exp(params.noise_sd_log10 * LN10 * z[hit])
+    with np.errstate(divide="ignore"):
         sensitivity = np.log10(abl / params.min_bcr_copies)
-    measured = np.where(detected, ratio_pct, 0.0)
     return Measurements(
         abl_copies=abl.astype(np.int64),
         bcr_copies=bcr.astype(np.int64),
