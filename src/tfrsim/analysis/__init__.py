@@ -8,7 +8,7 @@ from tfrsim.analysis.bundle import AnalysisResult, analyse
 from tfrsim.analysis.covariates import VALID_COVARIATES
 from tfrsim.analysis.cox import CoxResult, fit_cox
 from tfrsim.analysis.descriptive import ObservationSummary, summarise_observation
-from tfrsim.analysis.km import KMResult, fit_km
+from tfrsim.analysis.km import KMResult, fit_km, survival_at
 from tfrsim.analysis.logrank import LogRankResult, logrank_by_group
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "fit_km",
     "logrank_by_group",
     "summarise_observation",
+    "survival_at",
 ]

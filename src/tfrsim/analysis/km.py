@@ -138,3 +138,27 @@ def _stack(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame
             {c: pd.Series(dtype=object if c == "group" else float) for c in columns}
         )
     return pd.concat(frames, ignore_index=True)[list(columns)]
+
+
+def survival_at(
+    durations: np.ndarray, events: np.ndarray, months: "list[float] | np.ndarray"
+) -> np.ndarray:
+    """Kaplan–Meier survival of one sample at ``months`` (no CI; fast path).
+
+    Parameters
+    ----------
+    durations : float array, shape (n,)
+        Months to relapse or censoring.
+    events : bool array, shape (n,)
+        Relapse observed.
+    months : sequence of float
+        Where to evaluate the step function (right-continuous).
+
+    Returns
+    -------
+    numpy.ndarray
+        Survival probabilities, shape ``(len(months),)``.
+    """
+    fitter = KaplanMeierFitter().fit(durations, event_observed=events)
+    values = fitter.survival_function_at_times(np.asarray(months, dtype=float))
+    return np.asarray(values, dtype=float)

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from tfrsim.config.params import StudyParams
@@ -33,6 +34,10 @@ def compose_config(
     omegaconf.DictConfig
     """
     register_configs()
+    if config_dir is None and GlobalHydra.instance().is_initialized():
+        # Called from inside a Hydra app (e.g. tfrsim-calibrate): its search path
+        # already holds the packaged config; a second initialisation is not allowed.
+        return compose(config_name=config_name, overrides=list(overrides))
     directory = str((config_dir or CONFIG_DIR).resolve())
     with initialize_config_dir(config_dir=directory, version_base="1.3"):
         return compose(config_name=config_name, overrides=list(overrides))

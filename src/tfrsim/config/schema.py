@@ -134,6 +134,8 @@ class ClonalModelConfig:
     residual_sigma: float = MISSING
     plateau_pct: float = 100.0
     effects: CovariateEffectsConfig = field(default_factory=CovariateEffectsConfig)
+    # Where fitted values came from (written by tfrsim-calibrate); not used to simulate.
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

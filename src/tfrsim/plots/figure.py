@@ -21,3 +21,13 @@ def close_figure(fig: FigureBase) -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig.figure if hasattr(fig, "figure") else fig)  # type: ignore[arg-type]
+
+
+def new_axes_row(n: int, width_in: float, height_in: float) -> list[Axes]:
+    """A fresh figure with ``n`` Axes side by side, each ``width_in`` x ``height_in``."""
+    import matplotlib.pyplot as plt
+
+    _, axes = plt.subplots(
+        1, n, figsize=(width_in * n, height_in), layout="constrained", squeeze=False
+    )
+    return list(axes[0])

@@ -1,0 +1,253 @@
+"""``tfrsim-calibrate`` and ``tfrsim-reproduce`` (Hydra apps).
+
+tfrsim-calibrate                      # fit, write a fit report under results/calibration/
+tfrsim-calibrate install=true         # ... and make the fit the default model
+tfrsim-calibrate profile.enabled=true # ... with profile-likelihood intervals
+tfrsim-reproduce                      # the three trials at the default (calibrated) model
+"""
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from tfrsim._version import __version__
+from tfrsim.calibration.config import register_calibration_configs
+from tfrsim.calibration.fit import CalibrationResult, calibrate, profile, profile_intervals
+from tfrsim.calibration.objective import EFFECT_PRIORS, FITTABLE
+from tfrsim.calibration.report import Reproduction, reproduce
+from tfrsim.calibration.targets import Targets, load_targets
+from tfrsim.config.checks import ConfigError, positive_int
+from tfrsim.config.compose import CONFIG_DIR, load_params
+from tfrsim.config.params import ClonalParams
+from tfrsim.results import atomic_path, ensure_fresh, write_text
+
+log = logging.getLogger("tfrsim")
+
+#: The calibrated model the package uses by default (written by ``install=true``).
+INSTALLED_MODEL = CONFIG_DIR / "model" / "calibrated.yaml"
+
+
+def _clonal(model_name: str, field: str) -> ClonalParams:
+    model = load_params([f"model={model_name}"]).model
+    if not isinstance(model, ClonalParams):
+        raise ConfigError(field, "must name a clonal model (conf/model/*.yaml)", model_name)
+    return model
+
+
+def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, seed: int) -> str:
+    """The calibrated model as a ``conf/model`` YAML file, with its provenance."""
+    values: dict[str, Any] = {"defaults": ["clonal", "_self_"]}
+    effects: dict[str, float] = {}
+    for name in result.names:
+        if name.startswith("effects."):
+            effects[name.removeprefix("effects.")] = float(
+                getattr(result.model.effects, name.removeprefix("effects."))
+            )
+        else:
+            values[name] = float(getattr(result.model, name))
+    if effects:
+        values["effects"] = effects
+    fitted_to = [
+        f"{m.trial} MRFS {m.month:g} mo = {100 * m.survival:g}% (SE {100 * m.se:.1f}, "
+        f"{m.se_basis}; {m.source})"
+        for m in targets.milestones
+    ]
+    t = targets.timing
+    fitted_to += [
+        f"stim1 median relapse month {t.stim1_median_relapse_month:g} (SE "
+        f"{t.stim1_median_relapse_se:g}; etienne2017_abs)",
+        f"twister share of relapses after month {t.twister_late_after_month:g} <= "
+        f"{t.twister_max_late_share:g} (ross2013_abs)",
+        f"twister share of relapses by month {t.twister_early_by_month:g} >= "
+        f"{t.twister_min_early_share:g} (ross2013_abs)",
+    ]
+    fitted_to += [
+        f"prior on effects.{k}: normal({m:.3f}, {s:.3f})"
+        for k, (m, s) in EFFECT_PRIORS.items()
+        if f"effects.{k}" in result.names
+    ]
+    values["provenance"] = {
+        "written_by": "tfrsim-calibrate",
+        "tfrsim_version": __version__,
+        "fitted_parameters": list(result.names),
+        "fitted_to": fitted_to,
+        "objective": round(result.objective, 4),
+        "n_per_trial": n_per_trial,
+        "seed": seed,
+        "evaluations": result.n_evaluations,
+    }
+    header = (
+        "# Calibrated clonal reactivation model, written by tfrsim-calibrate; do not edit by\n"
+        "# hand (re-run `tfrsim-calibrate install=true`). Parameters not listed here are\n"
+        "# those of conf/model/clonal.yaml (with their sources). Objective: -2 log-likelihood\n"
+        "# of the published summaries (see tfrsim.calibration.objective).\n"
+    )
+    return header + OmegaConf.to_yaml(OmegaConf.create(values))
+
+
+def _write_reproduction(folder: Path, rep: Reproduction, stem: str) -> None:
+    from tfrsim.plots import close_figure, plot_reproduction
+    from tfrsim.plots.figure import new_axes_row
+
+    with atomic_path(folder / f"{stem}.csv") as tmp:
+        rep.table.to_csv(tmp, index=False)
+    axes = new_axes_row(len(rep.trials), 5.0, 4.0)
+    for ax, (name, trial) in zip(axes, rep.trials.items(), strict=True):
+        plot_reproduction(trial, rep.table, ax=ax, title=f"{name.upper()} (rule as published)")
+    figure = axes[0].get_figure(root=True)
+    assert figure is not None
+    with atomic_path(folder / f"{stem}.png") as tmp:
+        figure.savefig(tmp, format="png", dpi=150)
+    close_figure(figure)
+
+
+def run_calibration(cfg: DictConfig) -> Path:
+    """Run ``tfrsim-calibrate`` from its composed config; returns the run folder."""
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    ensure_fresh(folder)
+    n = positive_int("n_per_trial", cfg.n_per_trial)
+    budget = positive_int("max_evaluations", cfg.max_evaluations)
+    valid = [*FITTABLE, *(f"effects.{e}" for e in EFFECT_PRIORS)]
+    for i, name in enumerate(cfg.fit):
+        if name not in valid:
+            raise ConfigError(f"fit[{i}]", f"must be one of {valid}", name)
+    targets = load_targets()
+    start = _clonal(cfg.start_model, "start_model")
+    result = calibrate(
+        targets,
+        start,
+        list(cfg.fit),
+        n_per_trial=n,
+        seed=int(cfg.seed),
+        max_evaluations=budget,
+        restarts=int(cfg.restarts),
+    )
+    text = model_yaml(result, targets, n, int(cfg.seed))
+    write_text(folder / "calibrated_model.yaml", text)
+    with atomic_path(folder / "trace.csv") as tmp:
+        result.trace.to_csv(tmp, index=False)
+    rep = reproduce(
+        result.model,
+        targets,
+        n_patients=int(cfg.report.n_patients),
+        n_replicates=int(cfg.report.n_replicates),
+        seed=int(cfg.seed) + 100,
+    )
+    _write_reproduction(folder, rep, "fit_report")
+    summary: dict[str, Any] = {
+        "objective": result.objective,
+        "converged": result.converged,
+        "message": result.message,
+        "evaluations": result.n_evaluations,
+        "seconds": round(result.seconds, 2),
+        "patients_simulated": result.patients_simulated,
+        "patients_per_second": round(result.patients_simulated / result.seconds),
+        "fitted": {
+            n: (float(v) if n.startswith("effects.") else float(np.exp(v)))
+            for n, v in zip(result.names, result.estimate, strict=True)
+        },
+        "accepted_at_report_size": rep.accepted,
+    }
+    if cfg.profile.enabled:
+        table = profile(
+            targets,
+            result,
+            n_per_trial=int(cfg.profile.n_per_trial),
+            seed=int(cfg.seed),
+            steps=list(cfg.profile.steps),
+            inner_evaluations=int(cfg.profile.inner_evaluations),
+        )
+        intervals = profile_intervals(table)
+        for name, frame in (("profile.csv", table), ("profile_intervals.csv", intervals)):
+            with atomic_path(folder / name) as tmp:
+                frame.to_csv(tmp, index=False)
+        summary["profile_intervals"] = intervals.to_dict("records")
+    write_text(folder / "calibration.json", json.dumps(summary, indent=2, default=float) + "\n")
+    if cfg.install:
+        write_text(INSTALLED_MODEL, text)
+        log.info("installed the calibrated model as %s (now the default)", INSTALLED_MODEL)
+    print(rep.table.round(3).to_string(index=False))
+    print(
+        f"objective {result.objective:.3f} after {result.n_evaluations} evaluations in "
+        f"{result.seconds:.0f} s ({summary['patients_per_second']} patients/s); "
+        f"acceptance at n = {rep.n_patients}: {'met' if rep.accepted else 'NOT met'}"
+    )
+    print(f"run folder: {folder}")
+    return folder
+
+
+def run_reproduction(cfg: DictConfig) -> Path:
+    """Run ``tfrsim-reproduce``; returns the run folder."""
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    ensure_fresh(folder)
+    model = _clonal(cfg.model, "model")
+    rep = reproduce(
+        model,
+        load_targets(),
+        n_patients=positive_int("n_patients", cfg.n_patients),
+        n_replicates=positive_int("n_replicates", cfg.n_replicates),
+        seed=int(cfg.seed),
+    )
+    _write_reproduction(folder, rep, "reproduction")
+    write_text(
+        folder / "reproduction.json",
+        json.dumps(
+            {
+                "model": cfg.model,
+                "n_patients": rep.n_patients,
+                "n_replicates": rep.n_replicates,
+                "seed": int(cfg.seed),
+                "accepted": rep.accepted,
+                "checks": rep.table.replace({np.nan: None}).to_dict("records"),
+            },
+            indent=2,
+            default=float,
+        )
+        + "\n",
+    )
+    print(rep.table.round(3).to_string(index=False))
+    print(f"acceptance: {'met' if rep.accepted else 'NOT met'}; run folder: {folder}")
+    return folder
+
+
+def _guard(run: Any, cfg: DictConfig) -> None:
+    try:
+        run(cfg)
+    except ConfigError as err:
+        log.error("%s", err)
+        sys.exit(2)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="calibrate")
+def _calibrate_app(cfg: DictConfig) -> None:
+    _guard(run_calibration, cfg)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="reproduce")
+def _reproduce_app(cfg: DictConfig) -> None:
+    _guard(run_reproduction, cfg)
+
+
+def calibrate_main() -> None:
+    """Entry point of ``tfrsim-calibrate``."""
+    from tfrsim.config.store import register_configs
+
+    register_configs()
+    register_calibration_configs()
+    _calibrate_app()
+
+
+def reproduce_main() -> None:
+    """Entry point of ``tfrsim-reproduce``."""
+    from tfrsim.config.store import register_configs
+
+    register_configs()
+    register_calibration_configs()
+    _reproduce_app()

@@ -1,0 +1,252 @@
+"""Fitting the clonal model to the published trials (Nelder–Mead under common random
+numbers) and profiling the fit."""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import optimize
+from tqdm.auto import tqdm
+
+from tfrsim.calibration.objective import Evaluation, Objective, with_parameters
+from tfrsim.calibration.targets import Targets
+from tfrsim.config.params import ClonalParams
+
+#: Profile-likelihood threshold: the objective is -2 log-likelihood, so a 95 % profile
+#: interval is where it stays within chi2(1, 0.95) = 3.84 of its minimum.
+PROFILE_THRESHOLD = 3.841
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """A calibration run.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Fitted parameters (``effects.X`` for covariate effects).
+    start, estimate : float arrays
+        Search-scale values (log for positive parameters) before and after.
+    model : ClonalParams
+        The fitted model.
+    evaluation : Evaluation
+        Objective, residual table and trial statistics at the estimate.
+    trace : pandas.DataFrame
+        One row per evaluation: evaluation, objective and the parameters.
+    n_evaluations : int
+    seconds : float
+        Wall time of the fit.
+    patients_simulated : int
+        Patients simulated in all evaluations.
+    converged : bool
+    message : str
+    """
+
+    names: tuple[str, ...]
+    start: NDArray[np.float64]
+    estimate: NDArray[np.float64]
+    model: ClonalParams
+    evaluation: Evaluation
+    trace: pd.DataFrame
+    n_evaluations: int
+    seconds: float
+    patients_simulated: int
+    converged: bool
+    message: str
+
+    @property
+    def objective(self) -> float:
+        """Objective at the estimate."""
+        return self.evaluation.objective
+
+
+def natural_values(names: Sequence[str], values: NDArray[np.float64]) -> dict[str, float]:
+    """Search-scale values back on their natural scale."""
+    return {
+        n: float(v) if n.startswith("effects.") else float(np.exp(v))
+        for n, v in zip(names, values, strict=True)
+    }
+
+
+def calibrate(
+    targets: Targets,
+    start: ClonalParams,
+    names: Sequence[str],
+    *,
+    n_per_trial: int,
+    seed: int,
+    max_evaluations: int,
+    restarts: int = 1,
+    progress: bool = True,
+) -> CalibrationResult:
+    """Fit ``names`` of the clonal model to ``targets``.
+
+    Parameters
+    ----------
+    targets : Targets
+    start : ClonalParams
+        Starting model; other parameters stay fixed.
+    names : sequence of str
+        Parameters to fit.
+    n_per_trial : int
+        Simulated patients per trial and evaluation.
+    seed : int
+        Seed of the common random numbers.
+    max_evaluations : int
+        Budget of objective evaluations, shared by all Nelder–Mead runs.
+    restarts : int, default 1
+        Nelder–Mead restarts from the best point with a fresh simplex (a simplex can
+        collapse before reaching the optimum; restarting is the standard remedy).
+    progress : bool, default True
+        Progress bar with the best objective so far (only on a terminal).
+
+    Returns
+    -------
+    CalibrationResult
+    """
+    objective = Objective(targets, start, names, n_per_trial, seed)
+    rows: list[list[float]] = []
+    bar = tqdm(
+        total=max_evaluations, desc="calibrating", unit="eval", disable=None if progress else True
+    )
+    best = np.inf
+
+    def scored(x: NDArray[np.float64]) -> float:
+        nonlocal best
+        value = objective(x)
+        rows.append([len(rows) + 1, value, *natural_values(objective.names, x).values()])
+        best = min(best, value)
+        bar.update(1)
+        bar.set_postfix(best=f"{best:.3f}")
+        return value
+
+    began = time.perf_counter()
+    x0 = objective.start()
+    x, nfev, res = x0, 0, None
+    try:
+        for run in range(restarts + 1):
+            # Nelder–Mead: derivative-free, robust to the small steps a simulated
+            # objective makes when a relapse moves from one visit to the next.
+            budget = (max_evaluations - nfev) // (restarts + 1 - run)
+            if budget < 2 * len(x0) + 2:
+                break
+            res = optimize.minimize(
+                scored,
+                x,
+                method="Nelder-Mead",
+                options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-3, "adaptive": True},
+            )
+            x, nfev = np.asarray(res.x, dtype=float), nfev + int(res.nfev)
+    finally:
+        bar.close()
+    if res is None:
+        raise ValueError(f"max_evaluations={max_evaluations} is too small for {len(x0)} parameters")
+    seconds = time.perf_counter() - began
+    per_eval = sum(p.cohort.n_patients for p in objective.trials.values())
+    return CalibrationResult(
+        names=objective.names,
+        start=x0,
+        estimate=x,
+        model=with_parameters(start, objective.names, x),
+        evaluation=objective.evaluate(x),
+        trace=pd.DataFrame(rows, columns=["evaluation", "objective", *objective.names]),
+        n_evaluations=nfev,
+        seconds=seconds,
+        patients_simulated=nfev * per_eval,
+        converged=bool(res.success),
+        message=str(res.message),
+    )
+
+
+def profile(
+    targets: Targets,
+    result: CalibrationResult,
+    *,
+    n_per_trial: int,
+    seed: int,
+    steps: Sequence[float] = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0),
+    inner_evaluations: int = 60,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Profile likelihood of each fitted parameter around the estimate.
+
+    For each parameter and each offset in ``steps`` (on the search scale: log for
+    positive parameters, so -0.5 is a factor 0.61), the parameter is fixed and the
+    others re-fitted (Nelder–Mead, ``inner_evaluations``). A parameter is pinned down
+    when the profile rises above :data:`PROFILE_THRESHOLD` on both sides within the
+    grid; otherwise its interval is open on that side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (parameter, offset): parameter, offset, value (natural scale),
+        objective, delta (objective minus the minimum).
+    """
+    full = Objective(targets, result.model, result.names, n_per_trial, seed)
+    minimum = full(result.estimate)
+    rows = []
+    total = len(result.names) * len(steps)
+    with tqdm(
+        total=total, desc="profiling", unit="point", disable=None if progress else True
+    ) as bar:
+        for i, name in enumerate(result.names):
+            others = [n for n in result.names if n != name]
+            for step in steps:
+                fixed_value = result.estimate[i] + step
+                fixed_model = with_parameters(result.model, [name], np.array([fixed_value]))
+                inner = Objective(targets, fixed_model, others, n_per_trial, seed)
+                res = optimize.minimize(
+                    inner,
+                    inner.start(),
+                    method="Nelder-Mead",
+                    options={"maxfev": inner_evaluations, "adaptive": True},
+                )
+                value = natural_values([name], np.array([fixed_value]))[name]
+                rows.append((name, step, value, float(res.fun), float(res.fun) - minimum))
+                bar.update(1)
+    table = pd.DataFrame(rows, columns=["parameter", "offset", "value", "objective", "delta"])
+    centre = pd.DataFrame(
+        {
+            "parameter": list(result.names),
+            "offset": 0.0,
+            "value": list(natural_values(result.names, result.estimate).values()),
+            "objective": minimum,
+            "delta": 0.0,
+        }
+    )
+    return pd.concat([table, centre]).sort_values(["parameter", "offset"], ignore_index=True)
+
+
+def profile_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """Summarise a profile: the 95 % interval of each parameter, or where it is open.
+
+    Returns
+    -------
+    pandas.DataFrame
+        parameter, estimate, lower, upper (natural scale; NaN where the profile never
+        crosses the threshold on that side: not identified there), identified (bool).
+    """
+    rows = []
+    for name, group in table.groupby("parameter", sort=False):
+        g = group.sort_values("offset")
+        estimate = float(g.loc[g["offset"] == 0, "value"].iloc[0])
+        below, above = g[g["offset"] < 0], g[g["offset"] > 0]
+        lower = _crossing(below.iloc[::-1], estimate)
+        upper = _crossing(above, estimate)
+        rows.append((name, estimate, lower, upper, bool(np.isfinite(lower) and np.isfinite(upper))))
+    return pd.DataFrame(rows, columns=["parameter", "estimate", "lower", "upper", "identified"])
+
+
+def _crossing(side: pd.DataFrame, estimate: float) -> float:
+    """First value moving away from the estimate where delta exceeds the threshold,
+    interpolated linearly; NaN if it never does within the grid."""
+    previous_value, previous_delta = estimate, 0.0
+    for value, delta in zip(side["value"], side["delta"], strict=True):
+        if delta > PROFILE_THRESHOLD:
+            frac = (PROFILE_THRESHOLD - previous_delta) / (delta - previous_delta)
+            return float(previous_value + frac * (value - previous_value))
+        previous_value, previous_delta = value, max(delta, previous_delta)
+    return float("nan")

@@ -1,0 +1,126 @@
+"""Calibration: objective pieces, the apps, and the acceptance of the calibrated default."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from tfrsim.calibration import load_targets, reproduce
+from tfrsim.calibration.objective import EFFECT_PRIORS, Objective, search_value, with_parameters
+from tfrsim.calibration.statistics import interpolated_median
+from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params
+from tfrsim.config.params import ClonalParams
+
+
+def test_interpolated_median() -> None:
+    # CDF of [1, 3, 3, 3]: 0.25 at 1, 1.0 at 3 -> 1/2 is reached at 1 + 2 * (0.25 / 0.75).
+    assert interpolated_median(np.array([1.0, 3, 3, 3])) == pytest.approx(1 + 2 / 3)
+    # CDF of [1, 2, 3, 4] is exactly 1/2 at 2.
+    assert interpolated_median(np.array([4.0, 1, 3, 2])) == pytest.approx(2.0)
+    assert np.isnan(interpolated_median(np.array([])))
+
+
+def test_search_scale_round_trip() -> None:
+    model = load_params(["model=clonal"]).model
+    assert isinstance(model, ClonalParams)
+    names = ["theta0", "latency_sigma", "effects.prior_ifn"]
+    values = np.array([search_value(model, n) for n in names])
+    assert values[0] == pytest.approx(np.log(model.theta0))
+    assert values[2] == pytest.approx(model.effects.prior_ifn)  # effects on their own scale
+    moved = with_parameters(model, names, values + np.array([np.log(2.0), 0.0, 0.1]))
+    assert moved.theta0 == pytest.approx(2 * model.theta0)
+    assert moved.effects.prior_ifn == pytest.approx(model.effects.prior_ifn + 0.1)
+    assert moved.growth_rate_per_month == model.growth_rate_per_month
+
+
+def test_objective_terms_and_unknown_parameter() -> None:
+    targets = load_targets()
+    model = load_params(["model=clonal"]).model
+    assert isinstance(model, ClonalParams)
+    obj = Objective(targets, model, ["theta0", "effects.prior_ifn"], n_per_trial=400, seed=3)
+    ev = obj.evaluate(obj.start())
+    table = ev.residuals
+    # One term per published milestone, the STIM1 median, and the prior.
+    assert (table["quantity"] == "mrfs").sum() == len(targets.milestones)
+    assert "median_relapse_month" in set(table["quantity"])
+    prior = table[table["quantity"] == "effects.prior_ifn"].iloc[0]
+    mean, sd = EFFECT_PRIORS["prior_ifn"]
+    assert prior["residual"] == pytest.approx((model.effects.prior_ifn - mean) / sd)
+    assert ev.objective >= float(np.sum(table["residual"] ** 2)) - 1e-9
+    # Same parameters, same seed: the same objective (common random numbers).
+    assert obj(obj.start()) == ev.objective
+    with pytest.raises(ValueError, match="fittable parameters"):
+        Objective(targets, model, ["effects.sokal_high"], n_per_trial=10, seed=1)
+
+
+def test_calibrated_model_is_the_default_and_records_provenance() -> None:
+    assert (CONFIG_DIR / "model" / "calibrated.yaml").is_file()
+    cfg = compose_config([])
+    assert cfg.model.provenance.written_by == "tfrsim-calibrate"
+    assert cfg.model.provenance.tfrsim_version
+    assert cfg.model.provenance.objective > 0
+    assert any("stim2" in line for line in cfg.model.provenance.fitted_to)
+    assert load_params([]).model == load_params(["model=calibrated"]).model
+
+
+@pytest.mark.statistical
+def test_calibrated_default_reproduces_the_published_curves() -> None:
+    # The acceptance of the calibration issue at a smaller size: every milestone inside
+    # the published interval, widened by 3 Monte-Carlo SE of the simulated value.
+    n = 6000
+    params = load_params([])
+    assert isinstance(params.model, ClonalParams)
+    rep = reproduce(params.model, load_targets(), n_patients=n, n_replicates=2, seed=11)
+    for row in rep.table.itertuples(index=False):
+        if row.quantity == "mrfs":
+            mc = np.sqrt(row.simulated * (1 - row.simulated) / n)
+            assert row.lower - 3 * mc <= row.simulated <= row.upper + 3 * mc, row
+    stim1 = rep.trials["stim1"].statistics
+    relapses = stim1.n_events
+    # SE of a median ~ sqrt(1/(4m)) / density; the relapse-month density near the median
+    # is at least 0.15 per month (most relapses within 2-5 months) -> conservative.
+    tol = 3 * np.sqrt(0.25 / relapses) / 0.15
+    assert 2.0 - tol <= stim1.median_relapse_month <= 3.5 + tol
+    twister = rep.trials["twister"].statistics
+    late = twister.share_relapses_after[27.0]
+    assert late <= 0.12 + 3 * np.sqrt(0.12 * 0.88 / twister.n_events)
+
+
+def test_calibrate_app_writes_its_report(tmp_path: Path) -> None:
+    folder = tmp_path / "cal"
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tfrsim.calibration.cli import calibrate_main; calibrate_main()",
+            "n_per_trial=300",
+            "max_evaluations=3",
+            "report.n_patients=400",
+            "report.n_replicates=5",
+            f"hydra.run.dir={folder}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for name in (
+        "calibrated_model.yaml",
+        "fit_report.csv",
+        "fit_report.png",
+        "trace.csv",
+        "calibration.json",
+    ):
+        assert (folder / name).is_file(), name
+    model = OmegaConf.load(folder / "calibrated_model.yaml")
+    assert model.defaults == ["clonal", "_self_"]
+    assert model.provenance.evaluations >= 1
+    # install=false leaves the packaged default untouched.
+    assert "n_per_trial: 300" not in (CONFIG_DIR / "model" / "calibrated.yaml").read_text()
