@@ -57,6 +57,24 @@ def test_objective_terms_and_unknown_parameter() -> None:
         Objective(targets, model, ["effects.sokal_high"], n_per_trial=10, seed=1)
 
 
+def test_too_small_budget_is_a_config_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tfrsim.calibration.cli import calibrate_main; calibrate_main()",
+            "max_evaluations=10",
+            f"hydra.run.dir={tmp_path / 'cal'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "`max_evaluations` must be at least" in proc.stderr + proc.stdout
+
+
 def test_calibrated_model_is_the_default_and_records_provenance() -> None:
     assert (CONFIG_DIR / "model" / "calibrated.yaml").is_file()
     cfg = compose_config([])
@@ -99,7 +117,8 @@ def test_calibrate_app_writes_its_report(tmp_path: Path) -> None:
             "-c",
             "from tfrsim.calibration.cli import calibrate_main; calibrate_main()",
             "n_per_trial=300",
-            "max_evaluations=3",
+            "max_evaluations=20",
+            "restarts=0",
             "report.n_patients=400",
             "report.n_replicates=5",
             f"hydra.run.dir={folder}",

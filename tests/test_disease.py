@@ -130,7 +130,7 @@ def test_mixture_cure_fraction_and_weibull_median() -> None:
 
 
 def test_clone_delay_cdf_properties() -> None:
-    params = load_params([])
+    params = load_params(["model=clonal"])
     model = params.model
     assert isinstance(model, ClonalParams)
     F = clonal.clone_delay_cdf(np.linspace(0, 200, 81), model)

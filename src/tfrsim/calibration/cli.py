@@ -118,6 +118,15 @@ def run_calibration(cfg: DictConfig) -> Path:
     for i, name in enumerate(cfg.fit):
         if name not in valid:
             raise ConfigError(f"fit[{i}]", f"must be one of {valid}", name)
+    restarts = int(cfg.restarts)
+    # Each Nelder–Mead run needs at least 2k + 2 evaluations for k parameters.
+    needed = (restarts + 1) * (2 * len(cfg.fit) + 2)
+    if budget < needed:
+        raise ConfigError(
+            "max_evaluations",
+            f"must be at least {needed} for {len(cfg.fit)} parameters and {restarts} restarts",
+            budget,
+        )
     targets = load_targets()
     start = _clonal(cfg.start_model, "start_model")
     result = calibrate(
@@ -127,7 +136,7 @@ def run_calibration(cfg: DictConfig) -> Path:
         n_per_trial=n,
         seed=int(cfg.seed),
         max_evaluations=budget,
-        restarts=int(cfg.restarts),
+        restarts=restarts,
     )
     text = model_yaml(result, targets, n, int(cfg.seed))
     write_text(folder / "calibrated_model.yaml", text)
