@@ -5,7 +5,7 @@ cohort, schedule, assay, rule), with follow-up extended where a published point 
 beyond it, and print simulated MRFS at the published months next to the published
 values, the fluctuation fraction, the median relapse month and the run time.
 
-    python benchmarks/compare_trials.py --n 20000
+    python benchmarks/compare_trials.py --n 20000 [--model clonal]
 """
 
 import argparse
@@ -17,14 +17,17 @@ import tfrsim
 from tfrsim.reference import TRIALS, published_mrfs
 
 
-def compare(trial: str, n: int, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
+def compare(
+    trial: str, n: int, seed: int, model: str = "calibrated"
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Simulated versus published MRFS (%) for one trial, and run facts."""
     published = published_mrfs(trial, targets_only=True)
     months = sorted(set(published["month"]))
-    base = tfrsim.load_params([f"trial={trial}"])
+    base = tfrsim.load_params([f"trial={trial}", f"model={model}"])
     followup = max(base.follow_up.followup_months, max(months))
     overrides = [
         f"trial={trial}",
+        f"model={model}",
         f"cohort.n_patients={n}",
         f"seed={seed}",
         f"follow_up.followup_months={followup:g}",
@@ -58,10 +61,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=20070701)
+    parser.add_argument("--model", default="calibrated", help="conf/model/<name>.yaml")
     args = parser.parse_args()
     pd.set_option("display.width", 120)
     for trial in TRIALS:
-        table, facts = compare(trial, args.n, args.seed)
+        table, facts = compare(trial, args.n, args.seed, args.model)
         print(table.round(1).to_string(index=False))
         print("  " + ", ".join(f"{k} = {v:.3g}" for k, v in facts.items()) + "\n")
 

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from scipy import optimize
 from tqdm.auto import tqdm
 
-from tfrsim.calibration.objective import Evaluation, Objective, with_parameters
+from tfrsim.calibration.objective import EFFECT_PRIORS, Evaluation, Objective, with_parameters
 from tfrsim.calibration.targets import Targets
 from tfrsim.config.params import ClonalParams
 
@@ -61,6 +61,14 @@ class CalibrationResult:
     def objective(self) -> float:
         """Objective at the estimate."""
         return self.evaluation.objective
+
+
+def prior_penalty(name: str, value: float) -> float:
+    """The objective's prior term of a covariate effect (0 for other parameters)."""
+    if not name.startswith("effects."):
+        return 0.0
+    mean, sd = EFFECT_PRIORS[name.removeprefix("effects.")]
+    return float(((value - mean) / sd) ** 2)
 
 
 def natural_values(names: Sequence[str], values: NDArray[np.float64]) -> dict[str, float]:
@@ -205,7 +213,9 @@ def profile(
                     options={"maxfev": inner_evaluations, "adaptive": True},
                 )
                 value = natural_values([name], np.array([fixed_value]))[name]
-                rows.append((name, step, value, float(res.fun), float(res.fun) - minimum))
+                # The inner fit no longer carries the fixed effect's prior; add it back.
+                total = float(res.fun) + prior_penalty(name, value)
+                rows.append((name, step, value, total, total - minimum))
                 bar.update(1)
     table = pd.DataFrame(rows, columns=["parameter", "offset", "value", "objective", "delta"])
     centre = pd.DataFrame(
