@@ -1,17 +1,20 @@
 """Benchmark the tfrsim pipeline: wall time and peak memory per cohort size.
 
-Two measurements per size, each in a fresh subprocess so that peak memory (max RSS,
+Three measurements per size, each in a fresh subprocess so that peak memory (max RSS,
 including the interpreter and libraries) belongs to that run alone:
 
-* ``cli``    — the whole ``tfrsim`` command (config, simulate, analyse, write files and
-  figures), as a user runs it;
+* ``pipeline`` — ``tfrsim.run_study`` in-process: simulate, observe, KM overall and by
+  Sokal group, log-rank, Cox (Efron) with its proportional-hazards test; the wall time
+  excludes interpreter start-up and config composition (reported apart);
+* ``cli``    — the whole ``tfrsim`` command (start-up, config, simulate, analyse, write
+  files and figures), as a user runs it;
 * ``stages`` — the same study in-process, timed stage by stage (simulate; KM; log-rank;
   Cox with and without the proportional-hazards test).
 
 Usage::
 
     python benchmarks/bench_pipeline.py                     # n = 10^4 and 10^5
-    python benchmarks/bench_pipeline.py --sizes 1000000 --mode stages
+    python benchmarks/bench_pipeline.py --sizes 10000 100000 1000000 --mode pipeline
 
 Timings belong here and in closing notes, never in unit tests.
 """
@@ -52,6 +55,29 @@ print(json.dumps({"config_s": t1 - t0, "simulate_s": t2 - t1, "km_s": t3 - t2,
 """
 
 
+PIPELINE_SCRIPT = r"""
+import json, sys, time, resource
+import tfrsim
+n = int(sys.argv[1])
+t0 = time.perf_counter()
+params = tfrsim.load_params([f"cohort.n_patients={n}"])
+t1 = time.perf_counter()
+result = tfrsim.run_study(params, keep_visits=0)
+t2 = time.perf_counter()
+assert result.analysis.cox.converged and not result.analysis.cox.ph_test.empty
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"config_s": t1 - t0, "pipeline_s": t2 - t1, "peak_rss_mib": rss}))
+"""
+
+
+def run_pipeline(n: int) -> dict[str, float]:
+    """Time ``run_study`` (simulation and full analysis) in a fresh interpreter."""
+    out = subprocess.run(
+        [sys.executable, "-c", PIPELINE_SCRIPT, str(n)], check=True, capture_output=True, text=True
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def run_cli(n: int) -> dict[str, float]:
     """Time the ``tfrsim`` command for ``n`` patients; peak RSS of the child."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,13 +114,17 @@ def _rounded(value: object) -> object:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--mode", choices=["cli", "stages", "both"], default="both")
+    parser.add_argument(
+        "--mode", choices=["pipeline", "cli", "stages", "both", "all"], default="both"
+    )
     args = parser.parse_args()
     for n in args.sizes:
         row: dict[str, object] = {"n_patients": n}
-        if args.mode in ("cli", "both"):
+        if args.mode in ("pipeline", "all"):
+            row["pipeline"] = run_pipeline(n)
+        if args.mode in ("cli", "both", "all"):
             row["cli"] = run_cli(n)
-        if args.mode in ("stages", "both"):
+        if args.mode in ("stages", "both", "all"):
             row["stages"] = run_stages(n)
         print(json.dumps(_rounded(row)))
 

@@ -5,6 +5,11 @@
     tfrsim                                   # the default STIM1-shaped study
     tfrsim cohort.n_patients=5000 seed=7     # any value can be overridden
     tfrsim model=mixture_cure trial=population
+    tfrsim -m experiment=power               # a sweep preset (see docs/sweeps.md)
+
+A single run refuses a folder that already holds results (exit status 2). A job of a
+sweep resumes instead (complete results are skipped) and records a failure in its
+folder; the sweep then exits with status 1 (:mod:`tfrsim.sweep.callback`).
 """
 
 import logging
@@ -13,16 +18,21 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig
 
 from tfrsim.config.checks import ConfigError
 from tfrsim.config.compose import CONFIG_DIR
 from tfrsim.config.store import register_configs
-from tfrsim.config.translate import to_params
-from tfrsim.pipeline import StudyResult, run_study
-from tfrsim.results import RunDirNotEmptyError, ensure_fresh, write_run
+from tfrsim.pipeline import StudyResult
+from tfrsim.results import RunDirNotEmptyError
+from tfrsim.sweep.job import JobOutcome, execute, run_sweep_job
+from tfrsim.sweep.naming import register_resolvers
 
 log = logging.getLogger("tfrsim")
+
+# At import, so that launcher workers unpickling the task function have them too.
+register_resolvers()
 
 
 def format_summary(result: StudyResult, run_dir: Path) -> str:
@@ -67,18 +77,8 @@ def format_summary(result: StudyResult, run_dir: Path) -> str:
 
 def run(cfg: DictConfig) -> Path:
     """Run one study from a composed config into the current Hydra run folder."""
-    params = to_params(cfg)  # validates everything before any work
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    ensure_fresh(run_dir)
-    keep = None if cfg.output.visits else int(cfg.output.trajectory_patients)
-    result = run_study(params, keep_visits=keep, progress=True)
-    write_run(
-        run_dir,
-        result,
-        OmegaConf.to_yaml(cfg, resolve=True),
-        figures=bool(cfg.output.figures),
-        visits=bool(cfg.output.visits),
-    )
+    result = execute(cfg, run_dir, progress=True)
     if cfg.output.print_summary:
         print(format_summary(result, run_dir))
     return run_dir
@@ -86,12 +86,15 @@ def run(cfg: DictConfig) -> Path:
 
 # An absolute config path works for editable and wheel installs alike.
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def _app(cfg: DictConfig) -> None:
+def _app(cfg: DictConfig) -> JobOutcome | None:
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        return run_sweep_job(cfg)
     try:
         run(cfg)
     except (ConfigError, RunDirNotEmptyError) as err:
         log.error("%s", err)
         sys.exit(2)
+    return None
 
 
 def main() -> None:

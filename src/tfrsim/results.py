@@ -2,7 +2,12 @@
 
 Every file is written to a temporary file in the same folder and renamed into
 place, so a crash leaves either the old state or the complete new file, never a
-half-written one.
+half-written one. ``summary.json`` is written last: its presence marks a run as
+complete (a resumed sweep skips such jobs).
+
+``patients.parquet`` has one row group per random block (:data:`BLOCK_SIZE`
+patients), whether the table is written at once (:func:`write_run`) or streamed
+chunk by chunk (:func:`write_study`), so its bytes do not depend on the chunk size.
 """
 
 import json
@@ -14,14 +19,44 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tfrsim._version import __version__
-from tfrsim.pipeline import StudyResult
+from tfrsim.config.params import StudyParams
+from tfrsim.pipeline import StudyResult, run_study
+from tfrsim.random import BLOCK_SIZE
 from tfrsim.reference import TRIALS, published_for_plot
 
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of written files: 0666 less the process's umask, as open() would give.
+_FILE_MODE: int = 0o666 & ~_umask()
 #: What Hydra itself puts in a run folder before the job starts.
 HYDRA_OWN = {".hydra"}
+#: Written last: a run folder holding it is complete.
+COMPLETE_MARKER: str = "summary.json"
+#: Written by a sweep job that failed, instead of the results.
+ERROR_FILE: str = "error.json"
+#: Files of a run, in the order they are written (figures/ aside).
+RUN_FILES: tuple[str, ...] = (
+    "config.yaml",
+    "patients.parquet",
+    "visits.parquet",
+    "km.csv",
+    "at_risk.csv",
+    "milestones.csv",
+    "cox.csv",
+    "ph_test.csv",
+    COMPLETE_MARKER,
+)
 
 
 class RunDirNotEmptyError(FileExistsError):
@@ -55,6 +90,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    # mkstemp makes the file private (0600); results get the usual permissions
+    # (readable by collaborators on a shared cluster file system).
+    os.chmod(tmp, _FILE_MODE)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -97,8 +135,81 @@ def summary(result: StudyResult) -> dict[str, Any]:
             "n_events": int(patients["event"].sum()),
             "n_latent_relapses": int(patients["relapse_month"].notna().sum()),
             **result.analysis.summary_dict(),
+            "observation": {
+                **result.observation.to_dict(),
+                **detection_delay(patients),
+            },
         }
     )
+
+
+def detection_delay(patients: pd.DataFrame) -> dict[str, float]:
+    """How late the monitoring saw the relapses that really happened.
+
+    The delay of a detected relapse is the observed relapse month (``duration_months``
+    of an event) minus the latent month the disease crossed MMR (``relapse_month``);
+    events without a latent relapse (a rule fired on residual disease) are counted
+    apart.
+
+    Returns
+    -------
+    dict
+        ``n_detected_relapses``, ``n_events_without_relapse``, and the mean, median,
+        25th and 75th percentiles of the delay (``delay_*_months``; NaN if none).
+    """
+    event = patients["event"].to_numpy(dtype=bool)
+    latent = patients["relapse_month"].to_numpy(dtype=float)
+    real = event & np.isfinite(latent)
+    delay = patients["duration_months"].to_numpy(dtype=float)[real] - latent[real]
+    q = np.percentile(delay, [25, 50, 75]) if delay.size else np.full(3, np.nan)
+    return {
+        "n_detected_relapses": int(real.sum()),
+        "n_events_without_relapse": int((event & ~np.isfinite(latent)).sum()),
+        "delay_mean_months": float(delay.mean()) if delay.size else float("nan"),
+        "delay_median_months": float(q[1]),
+        "delay_q25_months": float(q[0]),
+        "delay_q75_months": float(q[2]),
+    }
+
+
+def _arrow(patients: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(patients, preserve_index=False)
+
+
+def write_patients(path: Path, patients: pd.DataFrame) -> None:
+    """Atomically write a whole patient table (one row group per random block)."""
+    with atomic_path(path) as tmp:
+        pq.write_table(_arrow(patients), tmp, row_group_size=BLOCK_SIZE)
+
+
+class PatientsWriter:
+    """Stream a patient table to Parquet chunk by chunk (a ``patients_sink``).
+
+    Use as a context manager; the file appears (atomically) only when the block
+    exits without error. Chunks must hold whole random blocks, as the pipeline's do.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp: Path | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._context: Any = None
+
+    def __enter__(self) -> "PatientsWriter":
+        self._context = atomic_path(self.path)
+        self._tmp = self._context.__enter__()
+        return self
+
+    def __call__(self, patients: pd.DataFrame) -> None:
+        table = _arrow(patients)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, table.schema)
+        self._writer.write_table(table, row_group_size=BLOCK_SIZE)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._context.__exit__(*exc)
 
 
 def write_run(
@@ -116,6 +227,7 @@ def write_run(
     run_dir : Path
         The run folder (must be fresh, see :func:`ensure_fresh`).
     result : StudyResult
+        A study simulated in memory (:func:`tfrsim.run_study` without a sink).
     resolved_config : str
         The resolved configuration as YAML.
     figures : bool, default True
@@ -127,9 +239,62 @@ def write_run(
     Returns
     -------
     list of Path
-        The files written.
+        The files written, ``summary.json`` last.
     """
     ensure_fresh(run_dir)
+    write_text(run_dir / "config.yaml", resolved_config)
+    write_patients(run_dir / "patients.parquet", result.patients)
+    written = [run_dir / "config.yaml", run_dir / "patients.parquet"]
+    return written + _write_results(run_dir, result, figures=figures, visits=visits)
+
+
+def write_study(
+    run_dir: Path,
+    params: StudyParams,
+    resolved_config: str,
+    *,
+    keep_visits: int | None = 400,
+    figures: bool = True,
+    visits: bool = False,
+    progress: bool = False,
+) -> StudyResult:
+    """Run a study straight into ``run_dir``, streaming ``patients.parquet`` by chunk.
+
+    Memory holds the per-visit arrays of one block and, of the patient table, only
+    the columns the analysis needs (see :func:`tfrsim.pipeline.run_study`); the
+    files are byte-identical to those of :func:`write_run` for the same study.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The run folder (must be fresh).
+    params : StudyParams
+    resolved_config : str
+        The resolved configuration as YAML.
+    keep_visits : int or None, default 400
+        Keep the tests of the first ``keep_visits`` patients (None: all).
+    figures, visits : bool
+        As in :func:`write_run`.
+    progress : bool, default False
+        Show a progress bar on a terminal.
+
+    Returns
+    -------
+    StudyResult
+        Its ``patients`` holds the retained columns only; the full table is on disk.
+    """
+    ensure_fresh(run_dir)
+    write_text(run_dir / "config.yaml", resolved_config)
+    with PatientsWriter(run_dir / "patients.parquet") as sink:
+        result = run_study(params, keep_visits=keep_visits, progress=progress, patients_sink=sink)
+    _write_results(run_dir, result, figures=figures, visits=visits)
+    return result
+
+
+def _write_results(
+    run_dir: Path, result: StudyResult, *, figures: bool, visits: bool
+) -> list[Path]:
+    """Everything but the config and the patients; ``summary.json`` last."""
     a = result.analysis
     tables: dict[str, pd.DataFrame] = {
         "km.csv": a.km.curves,
@@ -139,11 +304,6 @@ def write_run(
         "ph_test.csv": a.cox.ph_test,
     }
     written: list[Path] = []
-    write_text(run_dir / "config.yaml", resolved_config)
-    written.append(run_dir / "config.yaml")
-    with atomic_path(run_dir / "patients.parquet") as tmp:
-        result.patients.to_parquet(tmp, index=False)
-    written.append(run_dir / "patients.parquet")
     if visits:
         with atomic_path(run_dir / "visits.parquet") as tmp:
             result.visits.to_parquet(tmp, index=False)
@@ -152,10 +312,11 @@ def write_run(
         with atomic_path(run_dir / name) as tmp:
             table.to_csv(tmp, index=False)
         written.append(run_dir / name)
-    write_text(run_dir / "summary.json", json.dumps(summary(result), indent=2) + "\n")
-    written.append(run_dir / "summary.json")
     if figures:
         written.extend(write_figures(run_dir / "figures", result))
+    # Last: its presence marks the run complete.
+    write_text(run_dir / COMPLETE_MARKER, json.dumps(summary(result), indent=2) + "\n")
+    written.append(run_dir / COMPLETE_MARKER)
     return written
 
 

@@ -214,8 +214,8 @@ def profile(
                 )
                 value = natural_values([name], np.array([fixed_value]))[name]
                 # The inner fit no longer carries the fixed effect's prior; add it back.
-                total = float(res.fun) + prior_penalty(name, value)
-                rows.append((name, step, value, total, total - minimum))
+                fitted = float(res.fun) + prior_penalty(name, value)
+                rows.append((name, step, value, fitted, fitted - minimum))
                 bar.update(1)
     table = pd.DataFrame(rows, columns=["parameter", "offset", "value", "objective", "delta"])
     centre = pd.DataFrame(

@@ -183,3 +183,5 @@ class Config:
     model: Any = MISSING
     analysis: AnalysisConfig = MISSING
     output: OutputConfig = field(default_factory=OutputConfig)
+    # Patients simulated and written per chunk (memory bound; never changes results).
+    chunk_size: int = 100_000

@@ -71,6 +71,7 @@ def to_params(cfg: DictConfig | s.Config) -> StudyParams:
         analysis=_analysis(obj.analysis, follow_up),
         model_name=_model_name(obj.model),
         model=_model(obj.model),
+        chunk_size=c.positive_int("chunk_size", obj.chunk_size),
     )
 
 

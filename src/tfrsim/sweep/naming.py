@@ -1,0 +1,114 @@
+"""Deterministic, collision-free names for sweep and job folders.
+
+A sweep folder is named after the command that started it (the experiment and the
+command-line overrides), so running the same command again finds the same folder and
+can resume it. A job folder is named after the job's overrides plus a short hash of
+its resolved configuration, so two jobs never share a folder and a job whose
+configuration changed (say, new model defaults) never writes into an older job's
+folder.
+
+Both names are computed by OmegaConf resolvers used in ``conf/config.yaml``::
+
+    hydra.sweep.dir:    results/multirun/${tfrsim_sweep_name:...}
+    hydra.sweep.subdir: ${tfrsim_job_name:${hydra.job.override_dirname}}
+
+The sweep resolver is cached (like Hydra's ``now``): Hydra copies the resolver
+cache of the sweep's config into every job's config, so all jobs agree on the sweep
+folder even though each job's own overrides differ.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+#: Longest readable part of a folder name (file systems allow 255 bytes).
+MAX_SLUG_CHARS: int = 96
+#: Hex digits of the hashes in folder names (32 bits: collisions need ~65,000 jobs
+#: with the same overrides, which the readable part already tells apart).
+HASH_CHARS: int = 8
+#: Name of the sweep folder when no override was given on the command line.
+DEFAULT_SLUG: str = "default"
+#: Top-level config keys that do not change a job's results (left out of its hash).
+NOT_RESULTS: tuple[str, ...] = ("hydra", "output")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=,+@%-]+")
+
+
+def short_hash(text: str) -> str:
+    """First :data:`HASH_CHARS` hex digits of the SHA-256 of ``text``."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+
+
+def slug(text: str) -> str:
+    """A file-name-safe, bounded version of ``text``.
+
+    Characters outside ``[A-Za-z0-9._=,+@%-]`` become ``_`` (``/`` of a config
+    group path too, so a name never nests folders). When that changed the text or
+    it is longer than :data:`MAX_SLUG_CHARS`, a hash of the original is appended so
+    that distinct texts keep distinct names.
+    """
+    safe = _UNSAFE.sub("_", text).strip("_")
+    if safe == text and len(safe) <= MAX_SLUG_CHARS:
+        return safe or DEFAULT_SLUG
+    return f"{safe[:MAX_SLUG_CHARS].rstrip('_')}-{short_hash(text)}"
+
+
+def sweep_name(experiment: str | None, overrides: Iterable[str]) -> str:
+    """Folder of a sweep under ``results/multirun/``: ``<experiment or 'sweep'>/<slug>``.
+
+    Parameters
+    ----------
+    experiment : str or None
+        The chosen ``experiment`` config (None: no experiment).
+    overrides : iterable of str
+        The command-line task overrides, sweeps unexpanded (``seed=1,2``); their
+        order does not matter.
+
+    Examples
+    --------
+    >>> sweep_name("power", ["experiment=power"])
+    'power/default'
+    >>> sweep_name(None, ["seed=1,2", "cohort.n_patients=200"])
+    'sweep/cohort.n_patients=200,seed=1,2'
+    """
+    kept = sorted(o for o in overrides if not o.lstrip("+~").startswith("experiment="))
+    return f"{experiment or 'sweep'}/{slug(','.join(kept)) if kept else DEFAULT_SLUG}"
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Short hash of a job's resolved configuration, without Hydra's and output settings."""
+    keys = [str(k) for k in cfg if k not in NOT_RESULTS]
+    data = OmegaConf.to_container(OmegaConf.masked_copy(cfg, keys), resolve=True)
+    return short_hash(json.dumps(data, sort_keys=True, default=str))
+
+
+def job_name(override_dirname: str, cfg: DictConfig) -> str:
+    """Folder of one job inside its sweep: ``<slug of its overrides>-<config hash>``."""
+    return f"{slug(override_dirname) if override_dirname else DEFAULT_SLUG}-{config_hash(cfg)}"
+
+
+def _sweep_resolver(experiment: Any, overrides: Any) -> str:
+    if isinstance(overrides, ListConfig):
+        overrides = OmegaConf.to_container(overrides)
+    return sweep_name(None if experiment is None else str(experiment), list(overrides or []))
+
+
+def _job_resolver(override_dirname: Any, *, _root_: DictConfig) -> str:
+    return job_name(str(override_dirname or ""), _root_)
+
+
+def register_resolvers() -> None:
+    """Register ``tfrsim_sweep_name`` and ``tfrsim_job_name`` with OmegaConf (idempotent).
+
+    Called when :mod:`tfrsim.cli` is imported, hence also in every launcher worker that
+    unpickles the task function.
+    """
+    if not OmegaConf.has_resolver("tfrsim_sweep_name"):
+        # Cached so that every job resolves the sweep folder to the sweep's value.
+        OmegaConf.register_new_resolver("tfrsim_sweep_name", _sweep_resolver, use_cache=True)
+    if not OmegaConf.has_resolver("tfrsim_job_name"):
+        OmegaConf.register_new_resolver("tfrsim_job_name", _job_resolver)

@@ -1,0 +1,95 @@
+"""The vectorised Efron Cox fit and PH test against lifelines (the reference)."""
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import CoxPHFitter
+from lifelines.statistics import proportional_hazard_test
+
+from tfrsim import load_params, simulate_patients
+from tfrsim.analysis import fit_cox
+from tfrsim.analysis.cox import EFRON_MIN_ROWS
+from tfrsim.analysis.efron import LOOP_MAX_TIMES, fit_efron, schoenfeld_ph_test
+
+SEEDS = [1, 2, 3]
+
+
+def _data(seed: int, n: int, grid: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = np.column_stack(
+        [rng.integers(0, 2, n), rng.normal(5, 2, n), rng.integers(0, 2, n) * rng.random(n)]
+    ).astype(float)
+    t = rng.exponential(20 * np.exp(-x @ np.array([0.5, 0.1, -0.3])))
+    c = rng.uniform(0, 40, n)
+    durations = np.minimum(t, c)
+    if grid:  # a visit grid: heavy ties, as in simulated trials
+        durations = np.ceil(durations / 3) * 3
+    return x, durations, t <= c
+
+
+def _lifelines(x: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[CoxPHFitter, pd.DataFrame]:
+    frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(T=t, E=e.astype(float))
+    fitter = CoxPHFitter().fit(
+        frame, "T", "E", fit_options={"precision": 1e-12, "r_precision": 1e-14}
+    )
+    return fitter, frame
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("grid", [True, False])
+def test_fit_and_ph_test_equal_lifelines(seed: int, grid: bool) -> None:
+    n = 2 * LOOP_MAX_TIMES if not grid else 1500  # continuous times take the other path
+    x, t, e = _data(seed, n, grid)
+    fit = fit_efron(x, t, e)
+    fitter, frame = _lifelines(x, t, e)
+    assert fit.converged
+    np.testing.assert_allclose(fit.coef, fitter.params_.to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        np.sqrt(np.diag(fit.variance)), fitter.standard_errors_.to_numpy(), rtol=1e-6
+    )
+    statistic, p = schoenfeld_ph_test(x, t, e, fit.coef, fit.variance)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = proportional_hazard_test(fitter, frame, time_transform="rank").summary
+    expected = reference.loc[["a", "b", "c"], "test_statistic"].to_numpy()
+    np.testing.assert_allclose(statistic, expected, rtol=1e-5)
+    np.testing.assert_allclose(p, reference.loc[["a", "b", "c"], "p"].to_numpy(), rtol=1e-4)
+
+
+def test_separation_is_reported_not_converged() -> None:
+    # Every event has x = 1 and every censored patient x = 0: the MLE is at infinity.
+    x = np.r_[np.ones(50), np.zeros(50)][:, None]
+    t = np.r_[np.arange(1, 51), np.arange(1, 51) + 0.5].astype(float)
+    e = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    assert not fit_efron(x, t, e, max_iter=30).converged
+
+
+def test_fit_cox_fast_path_matches_lifelines_path() -> None:
+    params = load_params([f"cohort.n_patients={EFRON_MIN_ROWS}"])
+    patients = simulate_patients(params)
+    fast = fit_cox(patients, params.analysis)
+    # Just below the threshold lifelines fits the same rows (minus one patient).
+    slow = fit_cox(patients.iloc[:-1], params.analysis)
+    assert fast.converged
+    assert slow.converged
+    reference = fit_cox(patients.iloc[:-1], replace(params.analysis, ph_test=False))
+    assert reference.ph_test.empty
+    one_less = fit_efron(
+        np.column_stack(
+            [
+                (patients["sokal_group"].iloc[:-1] == g).to_numpy(float)
+                for g in ("intermediate", "high")
+            ]
+            + [patients["imatinib_years"].iloc[:-1].to_numpy()]
+        ),
+        patients["duration_months"].iloc[:-1].to_numpy(),
+        patients["event"].iloc[:-1].to_numpy(),
+    )
+    np.testing.assert_allclose(one_less.coef, slow.table["coef"].to_numpy(), atol=1e-6)
+    assert list(fast.table.columns) == list(slow.table.columns)
+    assert list(fast.ph_test["covariate"]) == list(slow.ph_test["covariate"])
+    # One patient fewer moves the estimates by far less than their standard errors.
+    assert np.all(np.abs(fast.table["coef"] - slow.table["coef"]) < 0.05 * fast.table["se"])
