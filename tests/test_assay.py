@@ -49,9 +49,10 @@ def test_measured_level_is_unbiased_on_the_log_scale_at_high_levels() -> None:
     tests = _measure(1.0, params, seed=3)
     logs = np.log10(tests.measured_pct)
     se = logs.std() / np.sqrt(N)
-    # Poisson log-bias -1/(2 lambda ln10) ~ -0.0004 is far below the tolerance.
-    assert abs(logs.mean()) < 4 * se + 0.001
-    assert logs.std() == pytest.approx(np.hypot(0.15, 1 / np.sqrt(500) / np.log(10)), rel=0.05)
+    # Delta method: E[log10(K / lambda)] = -1 / (2 lambda ln 10) with lambda = 500 x
+    # 10^(0.2 Z) copies, so E[1/lambda] = exp((0.2 ln 10)^2 / 2) / 500.
+    bias = -np.exp((0.2 * np.log(10)) ** 2 / 2) / 500 / (2 * np.log(10))
+    assert abs(logs.mean() - bias) < 4 * se
 
 
 def test_no_test_gives_nan() -> None:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from tfrsim.analysis.descriptive import interpolated_median
 from tfrsim.calibration import load_targets, reproduce
 from tfrsim.calibration.objective import EFFECT_PRIORS, Objective, search_value, with_parameters
-from tfrsim.calibration.statistics import interpolated_median
 from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params
 from tfrsim.config.params import ClonalParams
 
@@ -98,10 +98,7 @@ def test_calibrated_default_reproduces_the_published_curves() -> None:
             mc = np.sqrt(row.simulated * (1 - row.simulated) / n)
             assert row.lower - 3 * mc <= row.simulated <= row.upper + 3 * mc, row
     stim1 = rep.trials["stim1"].statistics
-    relapses = stim1.n_events
-    # SE of a median ~ sqrt(1/(4m)) / density; the relapse-month density near the median
-    # is at least 0.15 per month (most relapses within 2-5 months) -> conservative.
-    tol = 3 * np.sqrt(0.25 / relapses) / 0.15
+    tol = 3 * stim1.median_relapse_se
     assert 2.0 - tol <= stim1.median_relapse_month <= 3.5 + tol
     twister = rep.trials["twister"].statistics
     late = twister.share_relapses_after[27.0]

@@ -59,8 +59,12 @@ def test_cli_outputs_are_consistent(run_dir: Path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert len(patients) == summary["n_patients"] == 300
     assert int(patients["event"].sum()) == summary["n_events"]
-    for key in ("seed", "milestones", "cox", "logrank"):
+    for key in ("seed", "milestones", "cox", "logrank", "rule", "schedule", "assay"):
         assert key in summary
+    assert summary["rule"]["name"] == "stim"
+    assert summary["schedule"]["segments"][0] == {"until_month": 12.0, "every_months": 1.0}
+    for key in ("fluctuation_fraction", "median_relapse_month"):
+        assert key in summary["observation"]
     assert {"group", "month", "survival", "lower", "upper"} <= set(summary["milestones"][0])
     assert {"covariate", "hr", "lower", "upper", "p"} <= set(summary["cox"][0])
     assert {"statistic", "p"} <= set(summary["logrank"])

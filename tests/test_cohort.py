@@ -32,6 +32,14 @@ def test_trial_mode_respects_eligibility_and_shares() -> None:
     assert abs(cohort.male.mean() - params.cohort.male_fraction) < 4 * male_se
 
 
+@pytest.mark.parametrize("trial", ["stim1", "population"])
+def test_deep_response_fits_inside_imatinib_treatment(trial: str) -> None:
+    from tfrsim.cohort.sample import MIN_YEARS_TO_DMR
+
+    _, cohort = _cohort([f"trial={trial}"])
+    assert np.all(cohort.dmr_years <= cohort.imatinib_years - MIN_YEARS_TO_DMR + 1e-12)
+
+
 def test_stim1_published_medians() -> None:
     # STIM1: median imatinib 50 months, median CMR 36 months (Kimura, Stem Cell
     # Investig 2016, Table 1). SE of a sample median: sqrt(1/4n) / density at the median,

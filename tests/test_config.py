@@ -86,6 +86,7 @@ def test_defaults() -> None:
         ("model.growth_rate_per_month=-2", "model.growth_rate_per_month", "> 0"),
         ("model.latency_rate_per_month=0", "model.latency_rate_per_month", "> 0"),
         ("model.theta0=-1", "model.theta0", "> 0"),
+        ("model.theta0=30", "model.theta0", "<= 8"),
         ("monitoring.rule.mmr_threshold_pct=0", "monitoring.rule.mmr_threshold_pct", "(0, 100)"),
         ("monitoring.rule.name=sometimes", "monitoring.rule.name", "must be one of"),
         ("monitoring.rule.event_at=last", "monitoring.rule.event_at", "must be one of"),

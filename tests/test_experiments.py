@@ -53,7 +53,8 @@ def test_experiment_sweeps_what_it_says_with_joblib(name: str) -> None:
     assert dict(cfg.hydra.sweeper.params) == params
     assert count_jobs(cfg) == n_jobs
     assert cfg.hydra.runtime.choices.experiment == name
-    assert str(cfg.hydra.sweep.dir) == f"results/multirun/{name}/default"
+    # The experiment grid is hashed into the folder (a new grid, a new sweep).
+    assert str(cfg.hydra.sweep.dir).startswith(f"results/multirun/{name}/default-grid")
 
 
 @pytest.mark.parametrize(

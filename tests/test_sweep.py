@@ -184,3 +184,32 @@ def test_older_folder_of_the_same_job_is_ignored(
     table = aggregate_sweep(copy)
     assert set(table["job"]) == {p.name for p in sweep.iterdir() if (p / ".hydra").is_dir()}
     assert "older job folder(s)" in caplog.text
+
+
+def test_clear_failed_removes_interrupted_writes(tmp_path: Path) -> None:
+    # A job killed mid-write leaves a temporary file and an empty figures folder; a
+    # retry must be able to start (ensure_fresh accepts the cleared folder).
+    from tfrsim.results import ensure_fresh
+    from tfrsim.sweep.job import clear_failed
+
+    job = tmp_path / "job"
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".patients.parquet.abc123.tmp").write_bytes(b"partial")
+    (job / "figures").mkdir()
+    (job / "figures" / ".km.png.x1.tmp").write_bytes(b"partial")
+    removed = clear_failed(job)
+    assert ".patients.parquet.abc123.tmp" in removed
+    assert not (job / "figures").exists()
+    ensure_fresh(job)  # does not raise
+
+
+def test_sweep_folder_changes_with_the_experiment_grid() -> None:
+    # Editing an experiment's grid must start a new sweep folder, not mix two grids in
+    # one sweep table; a plain command-line sweep keeps its readable name.
+    from tfrsim.sweep.naming import sweep_name
+
+    small = sweep_name("power", ["experiment=power"], {"cohort.n_patients": "40,80"})
+    large = sweep_name("power", ["experiment=power"], {"cohort.n_patients": "40,800"})
+    assert small != large
+    assert small.startswith("power/default-grid")
+    assert sweep_name(None, ["seed=1,2"], None) == "sweep/seed=1,2"

@@ -16,15 +16,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tfrsim._version import __version__
+from tfrsim.analysis.descriptive import detection_delay
 from tfrsim.config.params import StudyParams
 from tfrsim.pipeline import StudyResult, run_study
 from tfrsim.random import BLOCK_SIZE
@@ -134,6 +135,9 @@ def summary(result: StudyResult) -> dict[str, Any]:
             "n_patients": len(patients),
             "n_events": int(patients["event"].sum()),
             "n_latent_relapses": int(patients["relapse_month"].notna().sum()),
+            "rule": asdict(p.monitoring.rule),
+            "schedule": asdict(p.monitoring.schedule),
+            "assay": asdict(p.monitoring.assay),
             **result.analysis.summary_dict(),
             "observation": {
                 **result.observation.to_dict(),
@@ -141,35 +145,6 @@ def summary(result: StudyResult) -> dict[str, Any]:
             },
         }
     )
-
-
-def detection_delay(patients: pd.DataFrame) -> dict[str, float]:
-    """How late the monitoring saw the relapses that really happened.
-
-    The delay of a detected relapse is the observed relapse month (``duration_months``
-    of an event) minus the latent month the disease crossed MMR (``relapse_month``);
-    events without a latent relapse (a rule fired on residual disease) are counted
-    apart.
-
-    Returns
-    -------
-    dict
-        ``n_detected_relapses``, ``n_events_without_relapse``, and the mean, median,
-        25th and 75th percentiles of the delay (``delay_*_months``; NaN if none).
-    """
-    event = patients["event"].to_numpy(dtype=bool)
-    latent = patients["relapse_month"].to_numpy(dtype=float)
-    real = event & np.isfinite(latent)
-    delay = patients["duration_months"].to_numpy(dtype=float)[real] - latent[real]
-    q = np.percentile(delay, [25, 50, 75]) if delay.size else np.full(3, np.nan)
-    return {
-        "n_detected_relapses": int(real.sum()),
-        "n_events_without_relapse": int((event & ~np.isfinite(latent)).sum()),
-        "delay_mean_months": float(delay.mean()) if delay.size else float("nan"),
-        "delay_median_months": float(q[1]),
-        "delay_q25_months": float(q[0]),
-        "delay_q75_months": float(q[2]),
-    }
 
 
 def _arrow(patients: pd.DataFrame) -> pa.Table:

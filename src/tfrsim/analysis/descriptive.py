@@ -4,6 +4,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,8 @@ class ObservationSummary:
         Among patients who never relapsed, the share with a positive test (the way
         STIM2 reported fluctuations: about a third, DESIGN §4); NaN if all relapsed.
     median_relapse_month : float
-        Median month of relapse among patients who relapsed (NaN if none).
+        Median month of relapse among patients who relapsed, as a grouped-data median
+        (:func:`interpolated_median`); NaN if none.
     relapses_after_month_27 : float
         Share of observed relapses after month 27 (TWISTER saw none; Ross, Blood 2013).
     """
@@ -51,6 +53,53 @@ def summarise_observation(patients: pd.DataFrame) -> ObservationSummary:
         n_with_positive=int(positive.sum()),
         fluctuation_fraction=_share(~event[positive]),
         nonrelapsers_with_positive=_share(positive[~event]),
-        median_relapse_month=float(np.median(relapse_months)) if len(relapse_months) else np.nan,
+        median_relapse_month=interpolated_median(relapse_months.to_numpy(dtype=float)),
         relapses_after_month_27=_share(relapse_months > 27),
     )
+
+
+def detection_delay(patients: pd.DataFrame) -> dict[str, float]:
+    """How late the monitoring saw the relapses that really happened.
+
+    The delay of a detected relapse is the observed relapse month (``duration_months``
+    of an event) minus the latent month the disease crossed MMR (``relapse_month``);
+    events without a latent relapse (a rule fired on residual disease) are counted
+    apart.
+
+    Returns
+    -------
+    dict
+        ``n_detected_relapses``, ``n_events_without_relapse``, and the mean, median,
+        25th and 75th percentiles of the delay (``delay_*_months``; NaN if none).
+    """
+    event = patients["event"].to_numpy(dtype=bool)
+    latent = patients["relapse_month"].to_numpy(dtype=float)
+    real = event & np.isfinite(latent)
+    delay = patients["duration_months"].to_numpy(dtype=float)[real] - latent[real]
+    q = np.percentile(delay, [25, 50, 75]) if delay.size else np.full(3, np.nan)
+    return {
+        "n_detected_relapses": int(real.sum()),
+        "n_events_without_relapse": int((event & ~np.isfinite(latent)).sum()),
+        "delay_mean_months": float(delay.mean()) if delay.size else float("nan"),
+        "delay_median_months": float(q[1]),
+        "delay_q25_months": float(q[0]),
+        "delay_q75_months": float(q[2]),
+    }
+
+
+def interpolated_median(values: NDArray[np.float64]) -> float:
+    """Median of grid-valued ``values`` by linear interpolation of their CDF.
+
+    The grouped-data median: a relapse dated at a visit happened since the previous
+    one, so the empirical CDF is taken at the distinct values (and 0) and the month
+    where it crosses 1/2 is interpolated linearly between them. Unlike a raw median of
+    visit months it moves continuously with the model, and it is the statistic the
+    calibration fits to STIM1's published 2.5 months.
+    """
+    if values.size == 0:
+        return float("nan")
+    grid, counts = np.unique(values, return_counts=True)
+    cdf = np.cumsum(counts) / values.size
+    x = np.concatenate([[0.0], grid])
+    y = np.concatenate([[0.0], cdf])
+    return float(np.interp(0.5, y, x))

@@ -316,7 +316,10 @@ def schoenfeld_ph_test(
     residuals = ties.x[ties.event] - np.repeat(mean_x, m, axis=0)
     d = residuals.shape[0]
     scaled = d * residuals @ variance
-    ranks = np.arange(1, d + 1, dtype=float)  # lifelines: cumsum of events in sorted order
+    # Rank time transform. Tied events share their average rank (as R's cox.zph):
+    # distinct ranks within a tie would make the test depend on row order, and on the
+    # visit grid nearly every event is tied. Without ties this equals lifelines' ranks.
+    ranks = np.repeat(np.cumsum(m) - (m - 1) / 2.0, m).astype(float)
     g = ranks - ranks.mean()
     statistic = (g @ scaled) ** 2 / (d * np.diag(variance) * (g @ g))
     return statistic, chi2.sf(statistic, 1)

@@ -223,6 +223,9 @@ def run_reproduction(cfg: DictConfig) -> Path:
     )
     print(rep.table.round(3).to_string(index=False))
     print(f"acceptance: {'met' if rep.accepted else 'NOT met'}; run folder: {folder}")
+    if not rep.accepted:
+        # A check command: failing acceptance is a failure (outputs are written first).
+        sys.exit(1)
     return folder
 
 

@@ -53,7 +53,8 @@ class Reproduction:
 
     ``table`` columns: trial, quantity, month, published, lower, upper (published 95 %
     interval: the CI, or ±1.96 SE where the SE is binomial), se, simulated, residual
-    (in SE units), inside (bool), acceptance (the rule applied).
+    (in SE units), inside (bool), acceptance (the rule applied), mc_se (Monte-Carlo SE
+    of a simulated milestone).
     """
 
     trials: dict[str, TrialReproduction]
@@ -224,5 +225,11 @@ def reproduce(
             "inside",
             "acceptance",
         ],
+    )
+    # Monte-Carlo SE of each simulated milestone (binomial at the simulated size): how
+    # far the simulated value could move with another seed.
+    mrfs = table["quantity"] == "mrfs"
+    table["mc_se"] = np.where(
+        mrfs, np.sqrt(table["simulated"] * (1 - table["simulated"]) / n_patients), np.nan
     )
     return Reproduction(trials=out, table=table, n_patients=n_patients, n_replicates=n_replicates)

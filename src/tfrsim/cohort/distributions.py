@@ -25,17 +25,25 @@ def lognormal_mass(dist: LogNormalParams, lo: float, hi: float = np.inf) -> floa
 
 
 def truncated_lognormal(
-    u: NDArray[np.float64], dist: LogNormalParams, lo: float = 0.0, hi: float = np.inf
+    u: NDArray[np.float64],
+    dist: LogNormalParams,
+    lo: float = 0.0,
+    hi: "float | NDArray[np.float64]" = np.inf,
 ) -> NDArray[np.float64]:
-    """Map uniforms ``u`` to a log-normal truncated to ``[lo, hi]``."""
+    """Map uniforms ``u`` to a log-normal truncated to ``[lo, hi]``.
+
+    ``hi`` may be an array (one upper bound per draw, e.g. a patient's own limit).
+    """
     if dist.sigma == 0:
-        return np.full(u.shape, dist.median)
-    z_lo = (np.log(lo) - np.log(dist.median)) / dist.sigma if lo > 0 else -np.inf
-    z_hi = (np.log(hi) - np.log(dist.median)) / dist.sigma if np.isfinite(hi) else np.inf
+        return np.minimum(np.full(u.shape, dist.median), hi)
+    log_median = np.log(dist.median)
+    z_lo = (np.log(lo) - log_median) / dist.sigma if lo > 0 else -np.inf
+    with np.errstate(divide="ignore"):
+        z_hi = (np.log(np.asarray(hi, dtype=float)) - log_median) / dist.sigma
     p_lo, p_hi = _norm_cdf(z_lo), _norm_cdf(z_hi)
     # Clip away from 0 and 1 so ndtri stays finite.
     p = np.clip(p_lo + u * (p_hi - p_lo), 1e-15, 1 - 1e-15)
-    return np.asarray(np.exp(np.log(dist.median) + dist.sigma * _norm_ppf(p)), dtype=float)
+    return np.asarray(np.exp(log_median + dist.sigma * _norm_ppf(p)), dtype=float)
 
 
 def normal_mass(mean: float, sd: float, lo: float, hi: float) -> float:

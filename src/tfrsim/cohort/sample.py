@@ -12,10 +12,15 @@ from tfrsim.cohort.distributions import (
     truncated_normal,
 )
 from tfrsim.cohort.scores import elts_group, elts_score, sokal_group, sokal_score
-from tfrsim.config.params import DEPTHS, SOKAL_GROUPS, CohortParams
+from tfrsim.config.params import DEPTHS, SOKAL_GROUPS, CohortParams, EligibilityParams
 
 #: Upper limit of peripheral blasts in chronic phase (%, < 15 %: cmlsupport glossary).
 CHRONIC_PHASE_MAX_BLASTS_PCT = 15.0
+#: Shortest imatinib treatment before a deep molecular response starts (years).
+#: ASSUMPTION: a deep response takes at least ~6 months of imatinib, so DMR duration
+#: <= imatinib duration - 0.5 year. (STIM1's medians, 36 months of CMR after 50 months
+#: of imatinib (tbl_sci2016), leave no room for a longer minimum.)
+MIN_YEARS_TO_DMR = 0.5
 #: Uniforms per patient: 7 for every mode, 5 more for the clinical variables.
 N_UNIFORMS = 12
 
@@ -74,6 +79,12 @@ class Cohort:
         return pd.DataFrame(data)
 
 
+def min_imatinib_years(eligibility: EligibilityParams) -> float:
+    """Shortest eligible imatinib duration: the protocol minimum, or enough for the
+    minimum deep response to start after :data:`MIN_YEARS_TO_DMR`."""
+    return max(eligibility.min_imatinib_years, eligibility.min_dmr_years + MIN_YEARS_TO_DMR)
+
+
 def depth_probabilities(params: CohortParams) -> NDArray[np.float64]:
     """Depth shares (ordered as :data:`DEPTHS`) restricted to eligible depths."""
     min_log = DEPTHS[params.eligibility.min_depth]
@@ -115,8 +126,12 @@ def sample_cohort(
     )
     male = u[1] < params.male_fraction
     prior_ifn = u[2] < params.prior_ifn_fraction
-    imatinib = truncated_lognormal(u[3], params.imatinib_years, lo=elig.min_imatinib_years)
-    dmr = truncated_lognormal(u[4], params.dmr_years, lo=elig.min_dmr_years)
+    imatinib = truncated_lognormal(u[3], params.imatinib_years, lo=min_imatinib_years(elig))
+    # A deep response starts after some imatinib: DMR duration is truncated at the
+    # patient's own imatinib duration minus MIN_YEARS_TO_DMR.
+    dmr = truncated_lognormal(
+        u[4], params.dmr_years, lo=elig.min_dmr_years, hi=imatinib - MIN_YEARS_TO_DMR
+    )
     depth_codes = categorical(u[5], depth_probabilities(params))
     depth_log = np.asarray(list(DEPTHS.values()))[depth_codes]
 

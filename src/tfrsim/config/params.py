@@ -356,8 +356,10 @@ class FollowUpParams:
     """Censoring: staggered accrual, analysis cut-off and dropout.
 
     Patient *i* stops imatinib at ``entry_i ~ Uniform(0, accrual_months)`` (calendar
-    months after the first stop); the analysis is at ``followup_months`` after the
-    first stop, so administrative censoring falls at ``followup_months - entry_i``.
+    months after the first stop); the analysis is ``followup_months`` after the last
+    possible stop, so administrative censoring falls at
+    ``followup_months + accrual_months - entry_i`` (every patient can be followed at
+    least ``followup_months``).
     Dropout is exponential with ``dropout_rate_per_month``. A censored patient's
     duration is the last visit attended.
     """

@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from tfrsim.cohort.distributions import lognormal_mass, normal_mass
+from tfrsim.cohort.sample import MIN_YEARS_TO_DMR, min_imatinib_years
 from tfrsim.config import checks as c
 from tfrsim.config import schema as s
 from tfrsim.config.params import (
@@ -34,6 +35,7 @@ from tfrsim.config.params import (
     ScheduleSegment,
     StudyParams,
 )
+from tfrsim.disease.clonal import MAX_CLONES, MAX_MEAN_CLONES
 from tfrsim.disease.registry import MODELS
 from tfrsim.monitoring.rules import RULES
 from tfrsim.monitoring.schedule import DAYS_PER_MONTH
@@ -142,6 +144,15 @@ def _check_eligible(p: CohortParams) -> None:
         raise c.ConfigError(
             "cohort.eligibility.min_dmr_years",
             f"leaves no patient under dmr_years {p.dmr_years}",
+            e.min_dmr_years,
+            hint,
+        )
+    # A patient needs min_dmr_years of deep response after MIN_YEARS_TO_DMR of imatinib.
+    if lognormal_mass(p.imatinib_years, min_imatinib_years(e)) < MIN_ELIGIBLE_MASS:
+        raise c.ConfigError(
+            "cohort.eligibility.min_dmr_years",
+            f"leaves no patient: a deep response starts at least {MIN_YEARS_TO_DMR:g} year "
+            f"into imatinib, and imatinib_years is {p.imatinib_years}",
             e.min_dmr_years,
             hint,
         )
@@ -289,6 +300,18 @@ def _model_name(cfg: Any) -> str:
     return str(name)
 
 
+def _theta0(value: float) -> float:
+    theta0 = c.positive("model.theta0", value, "clones per patient")
+    if theta0 > MAX_MEAN_CLONES:
+        raise c.ConfigError(
+            "model.theta0",
+            f"must be <= {MAX_MEAN_CLONES:g} clones per patient: the simulator draws at most "
+            f"{MAX_CLONES} clones per patient, which truncates Poisson(theta) above that",
+            theta0,
+        )
+    return theta0
+
+
 def _effects(cfg: s.CovariateEffectsConfig) -> CovariateEffects:
     f = "model.effects"
     return CovariateEffects(
@@ -329,7 +352,7 @@ def _course_levels(cfg: Any) -> dict[str, float]:
 def _model(cfg: Any) -> ClonalParams | MixtureCureParams:
     if isinstance(cfg, s.ClonalModelConfig):
         return ClonalParams(
-            theta0=c.positive("model.theta0", cfg.theta0, "clones per patient"),
+            theta0=_theta0(cfg.theta0),
             latency_rate_per_month=c.positive(
                 "model.latency_rate_per_month", cfg.latency_rate_per_month, "per month"
             ),

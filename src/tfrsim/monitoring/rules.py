@@ -8,7 +8,7 @@ Rules are built from two criteria and combined with :func:`any_of`:
   the next one actually done).
 
 Every criterion works on whole ``(n, t)`` arrays of the tests each patient actually had
-(left-aligned, see :func:`tfrsim.monitoring.observe.compress_tests`) and returns, per
+(left-aligned, see :func:`tfrsim.monitoring.observe.left_align`) and returns, per
 patient, the index of the test that completes it and of the first test it involves.
 
 Registered rules (``monitoring.rule.name``):

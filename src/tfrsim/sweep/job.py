@@ -89,11 +89,19 @@ def clear_failed(job_dir: Path) -> list[str]:
         if path.is_file():
             path.unlink()
             removed.append(name)
+    # Temporary files of an interrupted atomic write (see results.atomic_path).
+    for folder in (job_dir, job_dir / "figures"):
+        for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+            tmp.unlink()
+            removed.append(tmp.relative_to(job_dir).as_posix())
     figures = job_dir / "figures"
     if figures.is_dir():
         for png in figures.glob("*.png"):
             png.unlink()
             removed.append(f"figures/{png.name}")
+        if not any(figures.iterdir()):
+            figures.rmdir()
+            removed.append("figures/")
     return removed
 
 

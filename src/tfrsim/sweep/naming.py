@@ -57,8 +57,14 @@ def slug(text: str) -> str:
     return f"{safe[:MAX_SLUG_CHARS].rstrip('_')}-{short_hash(text)}"
 
 
-def sweep_name(experiment: str | None, overrides: Iterable[str]) -> str:
+def sweep_name(
+    experiment: str | None, overrides: Iterable[str], grid: dict[str, Any] | None = None
+) -> str:
     """Folder of a sweep under ``results/multirun/``: ``<experiment or 'sweep'>/<slug>``.
+
+    With an experiment's own grid (``hydra.sweeper.params``), a hash of it is appended:
+    editing the grid starts a new sweep folder instead of mixing its jobs with the old
+    grid's in one sweep table.
 
     Parameters
     ----------
@@ -67,6 +73,8 @@ def sweep_name(experiment: str | None, overrides: Iterable[str]) -> str:
     overrides : iterable of str
         The command-line task overrides, sweeps unexpanded (``seed=1,2``); their
         order does not matter.
+    grid : dict, optional
+        The sweeper's parameter grid set by an experiment file.
 
     Examples
     --------
@@ -76,7 +84,10 @@ def sweep_name(experiment: str | None, overrides: Iterable[str]) -> str:
     'sweep/cohort.n_patients=200,seed=1,2'
     """
     kept = sorted(o for o in overrides if not o.lstrip("+~").startswith("experiment="))
-    return f"{experiment or 'sweep'}/{slug(','.join(kept)) if kept else DEFAULT_SLUG}"
+    name = f"{experiment or 'sweep'}/{slug(','.join(kept)) if kept else DEFAULT_SLUG}"
+    if grid:
+        name += f"-grid{short_hash(json.dumps(grid, sort_keys=True, default=str))}"
+    return name
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -91,18 +102,29 @@ def job_name(override_dirname: str, cfg: DictConfig) -> str:
     return f"{slug(override_dirname) if override_dirname else DEFAULT_SLUG}-{config_hash(cfg)}"
 
 
-def _sweep_resolver(experiment: Any, overrides: Any) -> str:
+def _sweep_resolver(experiment: Any, overrides: Any, grid: Any = None) -> str:
     if isinstance(overrides, ListConfig):
         overrides = OmegaConf.to_container(overrides)
-    return sweep_name(None if experiment is None else str(experiment), list(overrides or []))
+    if isinstance(grid, DictConfig):
+        grid = OmegaConf.to_container(grid, resolve=True)
+    return sweep_name(
+        None if experiment is None else str(experiment),
+        list(overrides or []),
+        dict(grid) if isinstance(grid, dict) else None,
+    )
 
 
 def _job_resolver(override_dirname: Any, *, _root_: DictConfig) -> str:
     return job_name(str(override_dirname or ""), _root_)
 
 
+def _config_resolver(*, _root_: DictConfig) -> str:
+    return config_hash(_root_)
+
+
 def register_resolvers() -> None:
-    """Register ``tfrsim_sweep_name`` and ``tfrsim_job_name`` with OmegaConf (idempotent).
+    """Register ``tfrsim_sweep_name``, ``tfrsim_job_name`` and ``tfrsim_config_hash``
+    with OmegaConf (idempotent).
 
     Called when :mod:`tfrsim.cli` is imported, hence also in every launcher worker that
     unpickles the task function.
@@ -112,3 +134,7 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("tfrsim_sweep_name", _sweep_resolver, use_cache=True)
     if not OmegaConf.has_resolver("tfrsim_job_name"):
         OmegaConf.register_new_resolver("tfrsim_job_name", _job_resolver)
+    if not OmegaConf.has_resolver("tfrsim_config_hash"):
+        # Single-run folders: two runs started in the same second with different
+        # configurations never share a folder.
+        OmegaConf.register_new_resolver("tfrsim_config_hash", _config_resolver)
