@@ -78,10 +78,13 @@ def test_cli_outputs_are_consistent(run_dir: Path) -> None:
 
 def test_cli_refuses_a_non_empty_folder(run_dir: Path) -> None:
     before = (run_dir / "summary.json").read_bytes()
+    provenance = (run_dir / ".hydra" / "overrides.yaml").read_bytes()
     proc = _tfrsim("cohort.n_patients=50", f"hydra.run.dir={run_dir}")
     assert proc.returncode == 2
     assert "is not empty" in proc.stderr + proc.stdout
     assert (run_dir / "summary.json").read_bytes() == before
+    # Hydra's own record of the earlier run is untouched too.
+    assert (run_dir / ".hydra" / "overrides.yaml").read_bytes() == provenance
 
 
 def test_cli_bad_value_fails_before_work(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from tfrsim.config.params import SOKAL_GROUPS
-from tfrsim.plots.figure import new_axes
+from tfrsim.plots.figure import new_axes, new_figure_row
 from tfrsim.plots.style import covariate_label, group_colour, group_label
 
 #: Row and column order of the monitoring heatmaps: denser visits first; rules from
@@ -30,15 +30,6 @@ RULE_ORDER: tuple[str, ...] = (
 def _ordered(present: pd.Index, preferred: tuple[str, ...]) -> list[str]:
     names = [str(v) for v in present]
     return [v for v in preferred if v in names] + sorted(v for v in names if v not in preferred)
-
-
-def _figure(n_panels: int, width_in: float, height_in: float) -> tuple[Figure, list[Axes]]:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
-        1, n_panels, figsize=(width_in * n_panels, height_in), layout="constrained", squeeze=False
-    )
-    return fig, list(axes[0])
 
 
 def plot_stop_timing(summary: pd.DataFrame, month: float, *, ax: Axes | None = None) -> Axes:
@@ -73,7 +64,7 @@ def plot_stop_timing(summary: pd.DataFrame, month: float, *, ax: Axes | None = N
 def figure_stop_timing(summary: pd.DataFrame) -> Figure:
     """One panel per milestone month (see :func:`plot_stop_timing`)."""
     months = sorted(summary["month"].dropna().unique())
-    fig, axes = _figure(len(months), 4.2, 3.8)
+    fig, axes = new_figure_row(len(months), 4.2, 3.8)
     for month, ax in zip(months, axes, strict=True):
         plot_stop_timing(summary, month, ax=ax)
         ax.set_title(f"{month:g} months")
@@ -126,7 +117,7 @@ def plot_monitoring(
 
 def figure_monitoring(summary: pd.DataFrame, month: float = 12.0) -> Figure:
     """Observed MRFS at ``month`` and detection delay, schedule x rule."""
-    fig, axes = _figure(2, 5.6, 4.2)
+    fig, axes = new_figure_row(2, 5.6, 4.2)
     months = summary.loc[summary["estimand"] == "mrfs", "month"].dropna().unique()
     shown = month if month in months else float(sorted(months)[0])
     plot_monitoring(summary, "mrfs", month=shown, ax=axes[0])

@@ -5,7 +5,7 @@ never selects a backend; callers that pass their own Axes never touch pyplot.
 """
 
 from matplotlib.axes import Axes
-from matplotlib.figure import FigureBase
+from matplotlib.figure import Figure, FigureBase
 
 
 def new_axes(width_in: float, height_in: float) -> Axes:
@@ -23,11 +23,16 @@ def close_figure(fig: FigureBase) -> None:
     plt.close(fig.figure if hasattr(fig, "figure") else fig)  # type: ignore[arg-type]
 
 
-def new_axes_row(n: int, width_in: float, height_in: float) -> list[Axes]:
+def new_figure_row(n: int, width_in: float, height_in: float) -> tuple[Figure, list[Axes]]:
     """A fresh figure with ``n`` Axes side by side, each ``width_in`` x ``height_in``."""
     import matplotlib.pyplot as plt
 
-    _, axes = plt.subplots(
+    fig, axes = plt.subplots(
         1, n, figsize=(width_in * n, height_in), layout="constrained", squeeze=False
     )
-    return list(axes[0])
+    return fig, list(axes[0])
+
+
+def new_axes_row(n: int, width_in: float, height_in: float) -> list[Axes]:
+    """The Axes of :func:`new_figure_row`."""
+    return new_figure_row(n, width_in, height_in)[1]
