@@ -152,7 +152,11 @@ def survival_at(
     events : bool array, shape (n,)
         Relapse observed.
     months : sequence of float
-        Where to evaluate the step function (right-continuous).
+        Where to evaluate the step function (right-continuous). Beyond the last
+        observed time the last value is carried forward (lifelines' convention),
+        unlike :func:`fit_km`'s milestones, which are NaN there: callers keep
+        ``months`` within follow-up (the calibration extends follow-up to its last
+        target month).
 
     Returns
     -------
