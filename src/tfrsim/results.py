@@ -11,7 +11,6 @@ chunk by chunk (:func:`write_study`), so its bytes do not depend on the chunk si
 """
 
 import json
-import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ import pyarrow.parquet as pq
 from tfrsim._version import __version__
 from tfrsim.analysis.descriptive import detection_delay
 from tfrsim.config.params import StudyParams
+from tfrsim.jsonsafe import json_safe
 from tfrsim.pipeline import StudyResult, run_study
 from tfrsim.random import BLOCK_SIZE
 from tfrsim.reference import TRIALS, published_for_plot
@@ -108,24 +108,11 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe plain Python: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def summary(result: StudyResult) -> dict[str, Any]:
     """The run's summary as JSON-ready data (no paths or times: reproducible bytes)."""
     p = result.params
     patients = result.patients
-    return _clean(
+    return json_safe(
         {
             "tfrsim_version": __version__,
             "trial": p.trial_name,

@@ -1,6 +1,5 @@
 """The whole analysis stage: KM, log-rank and Cox on one patient table."""
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,22 +10,14 @@ from tfrsim.analysis.cox import CoxResult, fit_cox
 from tfrsim.analysis.km import KMResult, fit_km
 from tfrsim.analysis.logrank import LogRankResult, logrank_by_group
 from tfrsim.config.params import AnalysisParams
+from tfrsim.jsonsafe import json_safe
 
 LONG_COLUMNS: tuple[str, ...] = ("section", "term", "month", "quantity", "value")
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe Python scalar: numpy scalars unwrapped, NaN and inf become None."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
     return [
-        {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+        {c: json_safe(v) for c, v in zip(columns, row, strict=True)}
         for row in frame[columns].itertuples(index=False, name=None)
     ]
 
@@ -68,8 +59,8 @@ class AnalysisResult:
             "cox_converged": bool(self.cox.converged),
             "cox_message": str(self.cox.message),
             "logrank": {
-                "statistic": _plain(float(self.logrank.statistic)),
-                "p": _plain(float(self.logrank.p)),
+                "statistic": json_safe(float(self.logrank.statistic)),
+                "p": json_safe(float(self.logrank.p)),
                 "df": int(self.logrank.df),
             },
             "ph_test": _records(self.cox.ph_test, ["covariate", "statistic", "p"]),
