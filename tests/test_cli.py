@@ -1,13 +1,13 @@
 """The ``tfrsim`` command end to end, in a subprocess, into temporary folders."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from cli_runner import run_tfrsim
 
 EXPECTED_FILES = [
     "config.yaml",
@@ -24,15 +24,7 @@ EXPECTED_FILES = [
 
 
 def _tfrsim(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    return subprocess.run(
-        [sys.executable, "-m", "tfrsim", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    return run_tfrsim(*args)
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,13 @@
 """The README's custom-trial examples run as written (a small cohort, a temp folder)."""
 
-import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_runner import run_tfrsim
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -25,16 +25,7 @@ def _run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     assert args[0] == "tfrsim"
     # Keep it small and write into the temporary folder.
     args += ["cohort.n_patients=300", f"hydra.run.dir={cwd / 'run'}", "output.figures=false"]
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    return subprocess.run(
-        [sys.executable, "-m", "tfrsim", *args[1:]],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_tfrsim(*args[1:], cwd=cwd)
 
 
 def test_custom_trial_yaml_runs(tmp_path: Path) -> None:

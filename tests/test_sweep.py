@@ -7,12 +7,12 @@ sweep table, not the science.
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from cli_runner import run_tfrsim
 from tfrsim.sweep import aggregate_sweep
 from tfrsim.sweep.aggregate import main as aggregate_main
 
@@ -20,16 +20,7 @@ TINY = ["cohort.n_patients=200", "output.figures=false"]
 
 
 def _tfrsim(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MPLBACKEND": "Agg", "HYDRA_FULL_ERROR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "tfrsim", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-        check=False,
-    )
+    return run_tfrsim(*args, cwd=cwd)
 
 
 def _sweep_dirs(cwd: Path) -> list[Path]:
