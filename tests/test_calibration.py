@@ -13,7 +13,7 @@ from tfrsim.analysis.descriptive import interpolated_median
 from tfrsim.calibration import load_targets, reproduce
 from tfrsim.calibration.objective import EFFECT_PRIORS, Objective, search_value, with_parameters
 from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params
-from tfrsim.config.params import ClonalParams
+from tfrsim.disease.clonal import ClonalParams
 
 
 def test_interpolated_median() -> None:

@@ -23,10 +23,11 @@ from tfrsim.calibration.fit import CalibrationResult, calibrate, profile, profil
 from tfrsim.calibration.objective import EFFECT_PRIORS, FITTABLE
 from tfrsim.calibration.report import Reproduction, reproduce
 from tfrsim.calibration.targets import Targets, load_targets
-from tfrsim.config.checks import ConfigError, positive_int
+from tfrsim.checks import ConfigError, positive_int
 from tfrsim.config.compose import CONFIG_DIR, load_params
-from tfrsim.config.params import ClonalParams
-from tfrsim.results import atomic_path, ensure_fresh, write_text
+from tfrsim.disease.clonal import ClonalParams
+from tfrsim.files import atomic_path, write_text
+from tfrsim.output import ensure_fresh
 
 log = logging.getLogger("tfrsim")
 

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from tfrsim.calibration.objective import EFFECT_PRIORS, Evaluation, Objective, with_parameters
 from tfrsim.calibration.targets import Targets
-from tfrsim.config.params import ClonalParams
+from tfrsim.disease.clonal import ClonalParams
 
 #: Profile-likelihood threshold: the objective is -2 log-likelihood, so a 95 % profile
 #: interval is where it stays within chi2(1, 0.95) = 3.84 of its minimum.

@@ -22,8 +22,9 @@ from numpy.typing import NDArray
 from tfrsim.calibration.statistics import TrialStatistics, trial_statistics
 from tfrsim.calibration.targets import Targets
 from tfrsim.config.compose import load_params
-from tfrsim.config.params import ClonalParams, StudyParams
-from tfrsim.pipeline import simulate
+from tfrsim.disease.clonal import ClonalParams
+from tfrsim.execution import simulate
+from tfrsim.study import StudyParams
 
 #: Parameters the calibration can fit, all positive and searched on the log scale.
 FITTABLE: tuple[str, ...] = (
@@ -39,13 +40,13 @@ FITTABLE: tuple[str, ...] = (
 #: published estimate that enters the objective as ((value - mean) / sd)^2.
 #: - prior_ifn: prior IFN vs none, sHR 0.53 [0.28, 1.01] (Hernandez-Boluda, Blood
 #:   Cancer J 2018, univariate): mean log(0.53), sd (log 1.01 - log 0.28) / 3.92.
-#: - imatinib_per_year: EURO-SKI, +2-3 points of RFS per extra year (euroski_ashcn),
+#: - tki_per_year: EURO-SKI, +2-3 points of RFS per extra year (euroski_ashcn),
 #:   i.e. -0.07 to -0.10 per year at S ~ 0.5; the Spanish series' TKI < 5 y vs >= 5 y
 #:   sHR 2.59 [1.33, 5.01] (spain2018) is about -0.27 per year for groups ~3.5 years
 #:   apart. Prior -0.15 with sd 0.07 covers both within 2 sd (ASSUMPTION).
 EFFECT_PRIORS: dict[str, tuple[float, float]] = {
     "prior_ifn": (float(np.log(0.53)), float((np.log(1.01) - np.log(0.28)) / 3.92)),
-    "imatinib_per_year": (-0.15, 0.07),
+    "tki_per_year": (-0.15, 0.07),
 }
 #: Hinge scales of the TWISTER timing penalties (share units); a 1-SE-like softness.
 LATE_SHARE_SCALE = 0.03

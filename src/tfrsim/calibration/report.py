@@ -12,8 +12,8 @@ from tfrsim.analysis import survival_at
 from tfrsim.calibration.objective import trial_params
 from tfrsim.calibration.statistics import TrialStatistics, trial_statistics
 from tfrsim.calibration.targets import Targets
-from tfrsim.config.params import ClonalParams
-from tfrsim.pipeline import simulate
+from tfrsim.disease.clonal import ClonalParams
+from tfrsim.execution import simulate
 
 #: z of a two-sided 95 % interval.
 Z95 = 1.959964

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from tfrsim.config.params import SOKAL_GROUPS
+from tfrsim.cohort.params import SOKAL_GROUPS
 from tfrsim.plots.figure import new_axes, new_figure_row
 from tfrsim.plots.style import covariate_label, group_colour, group_label
 
@@ -47,9 +47,9 @@ def plot_stop_timing(summary: pd.DataFrame, month: float, *, ax: Axes | None = N
     rows = summary[summary["month"] == month]
     present = [str(v) for v in rows["group"].unique()]
     for group in _ordered(pd.Index(present), ("all", *SOKAL_GROUPS)):
-        g = rows[rows["group"] == group].sort_values("imatinib_years")
+        g = rows[rows["group"] == group].sort_values("tki_years")
         colour = group_colour(str(group))
-        x = g["imatinib_years"].to_numpy(dtype=float)
+        x = g["tki_years"].to_numpy(dtype=float)
         ax.plot(x, 100 * g["mean"], marker="o", color=colour, label=group_label(str(group)))
         ax.fill_between(
             x, 100 * g["band_lower"], 100 * g["band_upper"], color=colour, alpha=0.15, lw=0

@@ -1,6 +1,6 @@
 """Colours and labels shared by the plots."""
 
-from tfrsim.config.params import SOKAL_GROUPS
+from tfrsim.cohort.params import SOKAL_GROUPS
 
 #: Line colour of each KM group ("all" first, then Sokal groups by risk).
 GROUP_COLOURS: dict[str, str] = {
@@ -26,7 +26,7 @@ def group_colour(group: str) -> str:
 def covariate_label(term: str) -> str:
     """Readable name of a Cox model term."""
     labels = {
-        "imatinib_years": "Imatinib duration (per year)",
+        "tki_years": "Imatinib duration (per year)",
         "dmr_years": "DMR duration (per year)",
         "prior_ifn": "Prior interferon",
         "male": "Male sex",

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from tfrsim.results import atomic_path
+from tfrsim.files import atomic_path
 
 log = logging.getLogger(__name__)
 
 #: Swept keys of the presets (columns of the sweep table).
-IMATINIB_KEY = "cohort.imatinib_years.median"
+IMATINIB_KEY = "cohort.tki_years.median"
 SCHEDULE_KEY = "experiment/schedule"
 RULE_KEY = "monitoring.rule.name"
 SIZE_KEY = "n_patients"
@@ -83,13 +83,13 @@ def summarise_stop_timing(table: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``imatinib_years`` (the swept median), ``group``, ``month``, ``mean``
+        Columns ``tki_years`` (the swept median), ``group``, ``month``, ``mean``
         (MRFS averaged over replicates), ``band_lower``, ``band_upper`` (2.5-97.5 %
         of the replicates) and ``n_replicates``.
     """
     rows = _done(table, "mrfs", (IMATINIB_KEY,))
     out = _across_replicates(rows, [IMATINIB_KEY, "group", "month"])
-    return out.rename(columns={IMATINIB_KEY: "imatinib_years"})
+    return out.rename(columns={IMATINIB_KEY: "tki_years"})
 
 
 def summarise_monitoring(table: pd.DataFrame) -> pd.DataFrame:
