@@ -41,12 +41,19 @@ ELSEWHERE = ("experiment", "hydra")
 
 
 @pytest.mark.parametrize("name", PRIMARY)
-def test_primary_configs_compose(name: str) -> None:
-    from tfrsim.calibration.config import register_calibration_configs
+def test_primary_configs_compose_and_translate(name: str) -> None:
+    """Every primary config composes and passes its app's whole validation."""
+    from tfrsim.calibration.params import CalibrateParams, ReproduceParams
+    from tfrsim.config.build import build
+    from tfrsim.config.translate import plain, to_params
 
-    register_calibration_configs()
     cfg = compose_config([], config_name=name)
-    assert cfg is not None
+    translate = {
+        "config": to_params,
+        "calibrate": lambda c: build(CalibrateParams, plain(c)),
+        "reproduce": lambda c: build(ReproduceParams, plain(c)),
+    }[name]
+    assert translate(cfg) is not None
 
 
 def test_every_yaml_is_reached_by_the_tests_above() -> None:

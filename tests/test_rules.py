@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from tfrsim.checks import ConfigError
+from tfrsim.monitoring import RULES
 from tfrsim.monitoring.params import RuleParams
-from tfrsim.monitoring.rules import RULES, apply_rule
+from tfrsim.monitoring.rules import apply_rule
 
 NAN = np.nan
 
