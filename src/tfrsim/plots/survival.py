@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MultipleLocator, PercentFormatter
 
 from tfrsim.plots.figure import new_figure_mm
@@ -80,6 +80,8 @@ KM_WIDTH_MM, KM_PLOT_MM = COLUMN_MM, 55.0
 #: Height of one at-risk table row and of a block header, in mm (ASSUMPTION:
 #: 7-pt text is 2.5 mm tall; 3.2 mm leaves a gap).
 _ROW_MM, _HEADER_MM = 3.2, 3.6
+#: Height of one 6-pt legend line in mm (6 pt x 1.2 leading + 0.3 em spacing).
+_LEGEND_LINE_MM = 3.2
 #: Truncation: at least this many patients, or this share of the group, at risk.
 MIN_AT_RISK: int = 5
 MIN_AT_RISK_SHARE: float = 0.01
@@ -326,14 +328,18 @@ def _stats_text(
     return "\n".join(lines)
 
 
-def _new_km_axes(n_table_rows: int, n_blocks: int) -> tuple[Axes, Axes | None]:
+def _new_km_axes(
+    n_table_rows: int, n_blocks: int, legend_lines: int
+) -> tuple[Axes, Axes | None]:
     table_mm = n_table_rows * _ROW_MM + n_blocks * _HEADER_MM
+    # Title, tick labels and axis label (ASSUMPTION: 18 mm) and the legend above.
+    extra_mm = 18.0 + legend_lines * _LEGEND_LINE_MM
     if n_table_rows == 0:
-        fig, ax = new_figure_mm(KM_WIDTH_MM, KM_PLOT_MM + 18.0)
+        fig, ax = new_figure_mm(KM_WIDTH_MM, KM_PLOT_MM + extra_mm)
         return ax, None
     fig, axes = new_figure_mm(
         KM_WIDTH_MM,
-        KM_PLOT_MM + 18.0 + table_mm,
+        KM_PLOT_MM + extra_mm + table_mm,
         nrows=2,
         sharex=True,
         gridspec_kw={"height_ratios": [KM_PLOT_MM, table_mm]},
@@ -371,8 +377,7 @@ def plot_km(
     table_rows: Sequence[str] = ("at_risk",),
     inset_months: float | None = None,
     x_step: float | None = None,
-    legend_loc: str = "upper right",
-    stats_loc: tuple[float, float] = (0.02, 0.03),
+    legend_loc: str = "above",
     inset_bounds: tuple[float, float, float, float] = (0.62, 0.42, 0.36, 0.26),
 ) -> Axes:
     """Plot Kaplan–Meier MRFS by group, with censor marks and a number-at-risk panel.
@@ -418,11 +423,11 @@ def plot_km(
         Add an inset of months 0–``inset_months`` (e.g. 12) at the lower right.
     x_step : float, optional
         Tick step in months; chosen from :data:`X_STEPS` when None.
-    legend_loc : str, default "upper right"
-        A matplotlib ``loc`` inside the axes (MRFS curves fall early, so the upper
-        right is usually empty), or "above" (outside, over the plot).
-    stats_loc : (x, y), default (0.02, 0.03)
-        Axes-fraction position of the lower-left corner of the P / HR text.
+    legend_loc : str, default "above"
+        "above": one column between the title and the plot, never over the data
+        (an MRFS legend with n / events and P / HR is too tall for the panel);
+        or a matplotlib ``loc`` inside the axes (e.g. "best"). The P / HR text is the
+        legend's title (gid :data:`STATS_GID`).
     inset_bounds : (x, y, width, height)
         Axes-fraction bounds of the inset (``inset_months``).
 
@@ -451,7 +456,15 @@ def plot_km(
     n_blocks = len(table_rows) if show_table else 0
     table_ax: Axes | None = None
     if ax is None:
-        ax, table_ax = _new_km_axes(n_rows, n_blocks)
+        legend_lines = 0
+        if legend_loc == "above":
+            legend_lines = len(groups) + (ci != "none") + (censor_marks and patients is not None)
+            legend_lines += (logrank is not None) + (hazard_ratio is not None)
+            if published is not None:
+                legend_lines += sum(
+                    _published_label(str(v)).count("\n") + 1 for v in published["label"].unique()
+                )
+        ax, table_ax = _new_km_axes(n_rows, n_blocks, legend_lines)
     elif show_table:
         table_ax = _attach_table_axes(ax, n_rows, n_blocks)
 
@@ -546,33 +559,31 @@ def plot_km(
     ax.set_title(title if title is not None else "Molecular relapse-free survival", loc="left")
     ax.grid(axis="y", lw=0.3, alpha=0.4)
     apply_axes_style(ax)
-    if handles:
-        if legend_loc == "above":
-            ax.legend(
-                handles=handles,
-                loc="lower left",
-                bbox_to_anchor=(0.0, 1.0),
-                ncols=1,
-                fontsize=SMALL_PT,
-                handlelength=2.4,
-                columnspacing=1.0,
-                borderaxespad=0.2,
-            )
-        else:
-            ax.legend(handles=handles, loc=legend_loc, fontsize=SMALL_PT)
-    stats = _stats_text(logrank, hazard_ratio, hazard_ratio_label, level)
-    if stats:
-        ax.text(
-            *stats_loc,
-            stats,
-            transform=ax.transAxes,
-            ha="left",
-            va="bottom",
-            fontsize=FONT_PT - 0.5,
-            gid=STATS_GID,
-        )
     if inset_months is not None:
-        _draw_inset(ax, curves, groups, inset_months, published, inset_bounds)
+        inset = _draw_inset(ax, curves, groups, inset_months, published, inset_bounds)
+        # A transparent stand-in the "best" legend placement avoids (it ignores Axes).
+        ax.add_patch(
+            Rectangle(inset_bounds[:2], *inset_bounds[2:], transform=ax.transAxes, alpha=0.0)
+        )
+        inset.set_gid(INSET_GID)
+    # The P / HR text is the legend's title: one block, placed clear of the data.
+    stats = _stats_text(logrank, hazard_ratio, hazard_ratio_label, level)
+    if handles or stats:
+        kwargs: dict[str, object] = {"fontsize": SMALL_PT, "title_fontsize": SMALL_PT}
+        if legend_loc == "above":
+            kwargs |= {"loc": "lower left", "bbox_to_anchor": (0.0, 1.0)}
+        else:
+            kwargs |= {"loc": legend_loc}
+        legend = ax.legend(handles=handles, title=stats or None, alignment="left", **kwargs)
+        legend.get_title().set_gid(STATS_GID)
+        if legend_loc == "above":
+            # The title goes above the legend: pad by the legend's height (in points;
+            # fonts are fixed, so the height does not depend on the layout).
+            fig = ax.get_figure(root=True)
+            assert fig is not None
+            height_px = legend.get_window_extent(fig.canvas.get_renderer()).height
+            pad = height_px * 72.0 / fig.dpi + 3.0
+            ax.set_title(ax.get_title(loc="left"), loc="left", pad=pad)
     if table_ax is not None:
         table_ax.set_gid(AT_RISK_GID)
         months = _table_columns(km, patients, ticks, step)
@@ -608,7 +619,7 @@ def _draw_inset(
         early = published[published["month"] <= months]
         inset.plot(early["month"], early["survival"], "o", color=PUBLISHED_COLOUR, ms=2.0)
     inset.grid(axis="y", lw=0.3, alpha=0.4)
-    inset.set_xlim(0.0, months)
+    inset.set_xlim(0.0, months * 1.04)  # a point at the last month stays whole
     inset.set_ylim(0.0, 1.02)
     inset.xaxis.set_major_locator(MultipleLocator(x_step_for(months) if months > 6 else 1.0))
     inset.yaxis.set_major_locator(MultipleLocator(0.5))
