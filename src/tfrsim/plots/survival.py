@@ -581,7 +581,7 @@ def plot_km(
             # fonts are fixed, so the height does not depend on the layout).
             fig = ax.get_figure(root=True)
             assert fig is not None
-            height_px = legend.get_window_extent(fig.canvas.get_renderer()).height
+            height_px = legend.get_window_extent().height
             pad = height_px * 72.0 / fig.dpi + 3.0
             ax.set_title(ax.get_title(loc="left"), loc="left", pad=pad)
     if table_ax is not None:
