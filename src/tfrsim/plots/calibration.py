@@ -5,7 +5,6 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-
 from matplotlib.ticker import MultipleLocator, PercentFormatter
 
 from tfrsim.plots.figure import new_axes_mm
@@ -44,7 +43,9 @@ class TrialReproductionLike(Protocol):
 PASS_GID, FAIL_GID = "reproduction-pass", "reproduction-fail"
 
 
-def band_contains(trial: TrialReproductionLike, months: np.ndarray, values: np.ndarray) -> np.ndarray:
+def band_contains(
+    trial: TrialReproductionLike, months: np.ndarray, values: np.ndarray
+) -> np.ndarray:
     """Whether each published value lies inside the simulated band at its month.
 
     The band is a step function of ``trial.months`` (right-continuous, as drawn).

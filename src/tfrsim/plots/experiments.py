@@ -154,7 +154,7 @@ def plot_monitoring(
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
             # viridis is dark at the low end and light at the high end.
-            light = image.norm(v) > 0.6
+            light = float(np.asarray(image.norm(np.asarray([v])))[0]) > 0.6
             colour = "black" if light else "white"
             ax.text(j, i, f"{v:.1f}", ha="center", va="center", color=colour, fontsize=SMALL_PT)
     label = (

@@ -18,7 +18,6 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 from tfrsim.config.params import SOKAL_GROUPS
 from tfrsim.plots.figure import new_axes_mm
 from tfrsim.plots.style import (
-    COLUMN_MM,
     SMALL_PT,
     apply_axes_style,
     covariate_label,
@@ -91,8 +90,10 @@ def _rows(terms: list[str], reference: bool) -> list[tuple[str, int | None]]:
     """(term, index in the table or None for a reference row), top to bottom."""
     rows: list[tuple[str, int | None]] = []
     for i, term in enumerate(terms):
-        if reference and term.startswith("sokal_") and not any(
-            t.startswith("sokal_") for t, _ in rows
+        if (
+            reference
+            and term.startswith("sokal_")
+            and not any(t.startswith("sokal_") for t, _ in rows)
         ):
             rows.append((f"sokal_{SOKAL_GROUPS[0]}", None))
         rows.append((term, i))

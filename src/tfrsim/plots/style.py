@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import matplotlib as mpl
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import FigureBase
 
@@ -129,7 +130,7 @@ RC: dict[str, Any] = {
     "axes.titlepad": 4.0,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO_CYCLE)),
+    "axes.prop_cycle": cycler(color=list(OKABE_ITO_CYCLE)),
     "legend.frameon": False,
     "legend.handlelength": 2.6,
     "legend.borderaxespad": 0.3,
@@ -153,7 +154,7 @@ def mm(value: float) -> float:
 @contextlib.contextmanager
 def publication_style() -> Iterator[None]:
     """Context with the shared rcParams (:data:`RC`); nests harmlessly."""
-    with mpl.rc_context(RC):
+    with mpl.rc_context(RC):  # type: ignore[arg-type]
         yield
 
 
@@ -228,14 +229,14 @@ def save_figure(
     if base.suffix.lstrip(".").lower() in FORMATS:
         base = base.with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
-    root = fig.figure if hasattr(fig, "figure") and fig.figure is not None else fig
+    root = fig.get_figure(root=True) if isinstance(fig, FigureBase) else fig
     written: list[Path] = []
     with publication_style():
         for fmt in dict.fromkeys(wanted):
             path = base.with_name(f"{base.name}.{fmt}")
             tmp = path.with_name(f".{path.name}.tmp")
             # The temporary name has no known suffix, so the format is explicit.
-            root.savefig(tmp, format=fmt, dpi=dpi)  # type: ignore[union-attr]
+            root.savefig(tmp, format=fmt, dpi=dpi)
             tmp.replace(path)
             written.append(path)
     return written

@@ -34,7 +34,7 @@ import logging
 import math
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,6 @@ from matplotlib.ticker import MultipleLocator, PercentFormatter
 from tfrsim.plots.figure import new_figure_mm
 from tfrsim.plots.style import (
     COLUMN_MM,
-    FONT_PT,
     PUBLISHED_COLOUR,
     SMALL_PT,
     apply_axes_style,
@@ -298,7 +297,7 @@ def _draw_table(
             text,
             xy=(0.0, y_row),
             xycoords=("axes fraction", "data"),
-            xytext=(-10.0 if not header else -10.0, 0.0),
+            xytext=(-10.0, 0.0),
             textcoords="offset points",
             ha="right",
             va="center",
@@ -328,16 +327,14 @@ def _stats_text(
     return "\n".join(lines)
 
 
-def _new_km_axes(
-    n_table_rows: int, n_blocks: int, legend_lines: int
-) -> tuple[Axes, Axes | None]:
+def _new_km_axes(n_table_rows: int, n_blocks: int, legend_lines: int) -> tuple[Axes, Axes | None]:
     table_mm = n_table_rows * _ROW_MM + n_blocks * _HEADER_MM
     # Title, tick labels and axis label (ASSUMPTION: 18 mm) and the legend above.
     extra_mm = 18.0 + legend_lines * _LEGEND_LINE_MM
     if n_table_rows == 0:
-        fig, ax = new_figure_mm(KM_WIDTH_MM, KM_PLOT_MM + extra_mm)
+        _, ax = new_figure_mm(KM_WIDTH_MM, KM_PLOT_MM + extra_mm)
         return ax, None
-    fig, axes = new_figure_mm(
+    _, axes = new_figure_mm(
         KM_WIDTH_MM,
         KM_PLOT_MM + extra_mm + table_mm,
         nrows=2,
@@ -485,7 +482,7 @@ def plot_km(
     ci_groups = {"overall": groups[:1] if "all" not in groups else ["all"]}.get(
         ci, groups if ci == "groups" else []
     )
-    handles: list[object] = []
+    handles: list[Any] = []
     for group in groups:
         curve = curves[curves["group"] == group]
         label = group_label(group)
@@ -569,12 +566,17 @@ def plot_km(
     # The P / HR text is the legend's title: one block, placed clear of the data.
     stats = _stats_text(logrank, hazard_ratio, hazard_ratio_label, level)
     if handles or stats:
-        kwargs: dict[str, object] = {"fontsize": SMALL_PT, "title_fontsize": SMALL_PT}
+        kwargs: dict[str, Any] = {"fontsize": SMALL_PT, "title_fontsize": SMALL_PT}
         if legend_loc == "above":
             kwargs |= {"loc": "lower left", "bbox_to_anchor": (0.0, 1.0)}
         else:
             kwargs |= {"loc": legend_loc}
-        legend = ax.legend(handles=handles, title=stats or None, alignment="left", **kwargs)
+        legend = ax.legend(
+            handles=handles,
+            title=stats or None,
+            alignment="left",
+            **kwargs,
+        )
         legend.get_title().set_gid(STATS_GID)
         if legend_loc == "above":
             # The title goes above the legend: pad by the legend's height (in points;
@@ -626,8 +628,8 @@ def _draw_inset(
     inset.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     inset.tick_params(labelsize=SMALL_PT - 0.5, length=1.5, pad=1.0, width=0.4)
     inset.set_title(f"Months 0–{months:g}", fontsize=SMALL_PT, pad=1.5)
-    for spine in ("top", "right"):
-        inset.spines[spine].set_visible(True)
+    for name in ("top", "right"):
+        inset.spines[name].set_visible(True)
     for spine in inset.spines.values():
         spine.set_linewidth(0.4)
     return inset
