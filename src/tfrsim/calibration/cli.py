@@ -98,16 +98,16 @@ def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, se
 def _write_reproduction(folder: Path, rep: Reproduction, stem: str) -> None:
     from tfrsim.plots import close_figure, plot_reproduction
     from tfrsim.plots.figure import new_axes_row
+    from tfrsim.plots.style import DEFAULT_DPI, save_figure, trial_title
 
     with atomic_path(folder / f"{stem}.csv") as tmp:
         rep.table.to_csv(tmp, index=False)
     axes = new_axes_row(len(rep.trials), 5.0, 4.0)
     for ax, (name, trial) in zip(axes, rep.trials.items(), strict=True):
-        plot_reproduction(trial, rep.table, ax=ax, title=f"{name.upper()} (rule as published)")
+        plot_reproduction(trial, rep.table, ax=ax, title=f"{trial_title(name)} (rule as published)")
     figure = axes[0].get_figure(root=True)
     assert figure is not None
-    with atomic_path(folder / f"{stem}.png") as tmp:
-        figure.savefig(tmp, format="png", dpi=150)
+    save_figure(figure, folder / stem, ("png",), DEFAULT_DPI)
     close_figure(figure)
 
 

@@ -162,6 +162,7 @@ def write_experiment(name: str, table: pd.DataFrame, sweep_dir: Path) -> list[Pa
     """
     from tfrsim.plots import experiments as figures
     from tfrsim.plots.figure import close_figure
+    from tfrsim.plots.style import DEFAULT_DPI, save_figure
 
     if name not in EXPERIMENTS:
         raise KeyError(
@@ -173,7 +174,6 @@ def write_experiment(name: str, table: pd.DataFrame, sweep_dir: Path) -> list[Pa
     with atomic_path(csv) as tmp:
         summary.to_csv(tmp, index=False)
     fig = getattr(figures, spec.plot)(summary)
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=150)
+    save_figure(fig, png, ("png",), DEFAULT_DPI)
     close_figure(fig)
     return [csv, png]
