@@ -8,6 +8,7 @@ import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
+from tfrsim.analysis.survfit import CI_TRANSFORMS, CITransform, km_estimate
 from tfrsim.config.params import AnalysisParams
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,17 @@ def _check_months(months: tuple[float, ...], argument: str) -> np.ndarray:
     return values
 
 
-def _curve(durations: np.ndarray, events: np.ndarray, alpha: float) -> pd.DataFrame:
-    """Kaplan–Meier step table for one group, starting at (0, 1)."""
+def _curve(
+    durations: np.ndarray,
+    events: np.ndarray,
+    alpha: float,
+    ci_transform: CITransform = "log-log",
+) -> pd.DataFrame:
+    """Kaplan–Meier step table for one group, starting at (0, 1).
+
+    ``ci_transform`` other than lifelines' ``"log-log"`` replaces the limits by R's
+    (:func:`tfrsim.analysis.survfit.km_estimate`).
+    """
     kmf = KaplanMeierFitter(alpha=alpha).fit(durations, event_observed=events)
     ci = kmf.confidence_interval_survival_function_
     lower_col = next(c for c in ci.columns if "lower" in str(c))
@@ -71,6 +81,15 @@ def _curve(durations: np.ndarray, events: np.ndarray, alpha: float) -> pd.DataFr
             "upper": ci[upper_col].to_numpy(dtype=float),
         }
     )
+    if ci_transform != "log-log":
+        if ci_transform not in CI_TRANSFORMS:
+            raise ValueError(
+                f"ci_transform must be one of {list(CI_TRANSFORMS)}, got {ci_transform!r}"
+            )
+        limits = km_estimate(durations, events, alpha=alpha, ci_transform=ci_transform)
+        values = limits.at(table["month"].to_numpy())
+        table["lower"] = values["lower"].to_numpy()
+        table["upper"] = values["upper"].to_numpy()
     # A relapse recorded at month 0 makes lifelines start below 1; the table must
     # still start at (0, 1) so a step plot shows the drop at 0.
     if table["month"].iloc[0] != 0.0 or table["survival"].iloc[0] != 1.0:
@@ -92,7 +111,9 @@ def _step_values(curve: pd.DataFrame, months: np.ndarray, last_duration: float) 
     return out
 
 
-def fit_km(data: pd.DataFrame, params: AnalysisParams) -> KMResult:
+def fit_km(
+    data: pd.DataFrame, params: AnalysisParams, *, ci_transform: CITransform = "log-log"
+) -> KMResult:
     """Kaplan–Meier MRFS overall and by Sokal group.
 
     Parameters
@@ -102,6 +123,10 @@ def fit_km(data: pd.DataFrame, params: AnalysisParams) -> KMResult:
         per patient.
     params : AnalysisParams
         Uses ``alpha``, ``milestones_months`` and ``at_risk_months``.
+    ci_transform : {"log-log", "log", "plain"}, default "log-log"
+        Pointwise CI transform with Greenwood variance: ``"log-log"`` (lifelines'
+        default, exponential Greenwood), ``"log"`` (R ``survfit``'s default) or
+        ``"plain"``.
 
     Returns
     -------
@@ -117,7 +142,7 @@ def fit_km(data: pd.DataFrame, params: AnalysisParams) -> KMResult:
     curves, at_risk, stones = [], [], []
     for group, mask in iter_groups(data):
         d, e = durations[mask], events[mask]
-        curve = _curve(d, e, params.alpha)
+        curve = _curve(d, e, params.alpha, ci_transform)
         curves.append(curve.assign(group=group))
         stones.append(_step_values(curve, milestones, float(d.max())).assign(group=group))
         counts = (d[np.newaxis, :] >= risk_months[:, np.newaxis]).sum(axis=1)
