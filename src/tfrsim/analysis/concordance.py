@@ -181,9 +181,7 @@ def concordance_index(
     tied_time = int(wrong_conc.sum() // 2)
     pairs = concordant + discordant + tied_risk
     if pairs == 0:
-        return ConcordanceResult(
-            np.nan, np.nan, 0, 0, 0, tied_time, tied_both, int(t.size)
-        )
+        return ConcordanceResult(np.nan, np.nan, 0, 0, 0, tied_time, tied_both, int(t.size))
     somers = (concordant - discordant) / pairs
     dfbeta = ((conc_i - disc_i) - (conc_i + disc_i + tied_i) * somers) / (2.0 * pairs)
     return ConcordanceResult(

@@ -32,7 +32,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import chi2
 
-from tfrsim.analysis.efron import _risk, _second_sums, _Ties, _tied, prepare
+from tfrsim.analysis.efron import _risk, _second_sums, _tied, _Ties, prepare
 from tfrsim.analysis.pvalues import log10_p_chi2
 from tfrsim.jsonsafe import json_safe
 
