@@ -339,7 +339,7 @@ def fit_cure_model(
     info = -_hessian(theta, data)
     try:
         positive = bool(np.all(np.linalg.eigvalsh(info) > 0))
-        covariance = np.linalg.inv(info)
+        covariance = np.asarray(np.linalg.inv(info), dtype=float)
     except np.linalg.LinAlgError:
         positive, covariance = False, np.full((theta.size, theta.size), np.nan)
     names = (
