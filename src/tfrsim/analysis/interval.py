@@ -190,16 +190,17 @@ def fit_turnbull(
         d = np.cumsum(np.bincount(a, ratio, m + 1) - np.bincount(b, ratio, m + 1))[:m]
         return float(np.max(d)) - 1.0
 
-    # EM followed by the iterative convex minorant on the CDF at the interval ends, F_1..F_{m-1}
-    # (Jongbloed 1998, J. Comput. Graph. Stat. 7:310): a Newton step with the
+    # EM followed by the iterative convex minorant on the CDF at the interval ends,
+    # F_1..F_{m-1} (Jongbloed 1998, J. Comput. Graph. Stat. 7:310): a Newton step with the
     # diagonal of the Hessian, projected on 0 <= F_1 <= ... <= 1 by weighted isotonic
     # regression, with step halving. Each observation contributes to F at its two
     # ends only, so gradient and diagonal are bincounts.
     cdf = np.arange(1, m, dtype=float) / m
     current = loglik_of(cdf)
-    converged = False
+    converged = m == 1  # one interval: all mass on it
     iteration = 0
-    for iteration in range(1, max_iter + 1):
+    while not converged and iteration < max_iter:
+        iteration += 1
         if kkt(cdf) < tol:
             converged = True
             break
