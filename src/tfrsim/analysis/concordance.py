@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy.stats import norm
 
 from tfrsim.jsonsafe import json_safe
 
@@ -45,6 +46,10 @@ class ConcordanceResult:
         ``tied.xy``).
     n : int
         Subjects.
+    lower, upper : float
+        Normal ``1 - alpha`` CI of ``concordance`` (``C -+ z se``, clipped to [0, 1]).
+    alpha : float
+        1 - confidence level.
     """
 
     concordance: float
@@ -55,6 +60,9 @@ class ConcordanceResult:
     tied_time: int
     tied_both: int
     n: int
+    lower: float = float("nan")
+    upper: float = float("nan")
+    alpha: float = 0.05
 
     def to_frame(self) -> pd.DataFrame:
         """One-row table of every field."""
@@ -72,6 +80,9 @@ class ConcordanceResult:
                 "tied_time": self.tied_time,
                 "tied_both": self.tied_both,
                 "n": self.n,
+                "lower": self.lower,
+                "upper": self.upper,
+                "alpha": self.alpha,
             }
         )
 
@@ -124,7 +135,7 @@ def _ordered_pair_counts(rank: IntArray, event: NDArray[np.bool_]) -> tuple[IntA
 
 
 def concordance_index(
-    durations: Array, events: NDArray[np.bool_], risk: Array
+    durations: Array, events: NDArray[np.bool_], risk: Array, *, alpha: float = 0.05
 ) -> ConcordanceResult:
     """Harrell's C and its standard error, as R's ``coxph(...)$concordance``.
 
@@ -137,6 +148,8 @@ def concordance_index(
     risk : float array, (n,)
         Risk score, higher = earlier event (a Cox linear predictor ``x @ beta``).
         Scores are compared exactly (equal floats are tied).
+    alpha : float, default 0.05
+        1 - confidence level of the normal CI.
 
     Returns
     -------
@@ -181,12 +194,20 @@ def concordance_index(
     tied_time = int(wrong_conc.sum() // 2)
     pairs = concordant + discordant + tied_risk
     if pairs == 0:
-        return ConcordanceResult(np.nan, np.nan, 0, 0, 0, tied_time, tied_both, int(t.size))
+        return ConcordanceResult(
+            np.nan, np.nan, 0, 0, 0, tied_time, tied_both, int(t.size), alpha=alpha
+        )
     somers = (concordant - discordant) / pairs
     dfbeta = ((conc_i - disc_i) - (conc_i + disc_i + tied_i) * somers) / (2.0 * pairs)
+    c_index = (somers + 1.0) / 2.0
+    se = float(np.sqrt(np.sum(dfbeta**2)))
+    z = float(norm.ppf(1.0 - alpha / 2.0))
     return ConcordanceResult(
-        concordance=(somers + 1.0) / 2.0,
-        se=float(np.sqrt(np.sum(dfbeta**2))),
+        concordance=c_index,
+        se=se,
+        lower=max(c_index - z * se, 0.0),
+        upper=min(c_index + z * se, 1.0),
+        alpha=alpha,
         concordant=concordant,
         discordant=discordant,
         tied_risk=tied_risk,
