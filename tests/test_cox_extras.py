@@ -87,7 +87,7 @@ def _km_left(t: np.ndarray, e: np.ndarray) -> np.ndarray:
     return np.array([1 - np.r_[1.0, surv][np.sum(times < ti)] for ti in t])
 
 
-@pytest.mark.parametrize("transform", ["km", "rank", "identity"])
+@pytest.mark.parametrize("transform", ["km", "rank", "identity", "log"])
 @pytest.mark.parametrize("grid", [True, False])
 def test_zph_equals_literal_r_algorithm(transform: str, grid: bool) -> None:
     """Vectorised cumulative sums == the per-row C algorithm to 1e-8 (relative).
@@ -104,6 +104,8 @@ def test_zph_equals_literal_r_algorithm(transform: str, grid: bool) -> None:
         g = _km_left(t, e)
     elif transform == "rank":
         g = pd.Series(t).rank().to_numpy()
+    elif transform == "log":
+        g = np.log(t)
     else:
         g = t.copy()
     g = g - g[e].mean()

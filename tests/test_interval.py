@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from lifelines.fitters.npmle import npmle
 
-from tfrsim.analysis.interval import fit_interval_cure_weibull, fit_turnbull, turnbull_intervals
+from tfrsim.analysis.interval import (
+    fit_interval_cure_weibull,
+    fit_turnbull,
+    intervals_from_tests,
+    turnbull_intervals,
+)
 from tfrsim.analysis.survfit import km_estimate
 
 #: True latent curve: cure fraction, Weibull scale (months), shape. ASSUMPTION: of
@@ -119,3 +124,17 @@ def test_cure_weibull_interval_fit_recovers_truth() -> None:
 def test_rejects_bad_intervals() -> None:
     with pytest.raises(ValueError, match="right must exceed left"):
         fit_turnbull(np.array([3.0]), np.array([3.0]), [1.0])
+
+
+def test_intervals_from_tests_by_hand() -> None:
+    """Patient 1: negative at 3, 6, positive at 9 and 12 -> (6, 9]; patient 2:
+    negative at 3, 6 -> (6, inf); patient 3: positive at the first test (3) -> (0, 3];
+    rows given out of order (catches an unsorted 'last negative' test)."""
+    patient = [1, 1, 1, 1, 2, 2, 3, 3]
+    month = [12.0, 3.0, 9.0, 6.0, 6.0, 3.0, 3.0, 6.0]
+    positive = [True, False, True, False, False, False, True, False]
+    out = intervals_from_tests(patient, month, positive).set_index("patient")
+    assert out.loc[1, ["left", "right"]].tolist() == [6.0, 9.0]
+    assert out.loc[2, ["left", "right"]].tolist() == [6.0, np.inf]
+    assert out.loc[3, ["left", "right"]].tolist() == [0.0, 3.0]
+    assert out["relapsed"].tolist() == [True, False, True]

@@ -243,6 +243,8 @@ def _as_matrix(x: ArrayLike | None, n: int, names: Sequence[str] | None, prefix:
         raise ValueError(f"{prefix} covariates have {m.shape[0]} rows, expected {n}")
     if not np.isfinite(m).all():
         raise ValueError(f"{prefix} covariates must be finite (complete cases)")
+    if names is None and isinstance(x, pd.DataFrame):
+        names = [str(c) for c in x.columns]
     if names is None:
         names = [f"{prefix}{j}" for j in range(m.shape[1])]
     if len(names) != m.shape[1]:

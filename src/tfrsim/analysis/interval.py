@@ -43,6 +43,46 @@ def _check(left: ArrayLike, right: ArrayLike) -> tuple[Array, Array]:
     return lo, hi
 
 
+def intervals_from_tests(patient: ArrayLike, month: ArrayLike, positive: ArrayLike) -> pd.DataFrame:
+    """Relapse intervals ``(left, right]`` from a long table of monitoring tests.
+
+    Parameters
+    ----------
+    patient : array, (m,)
+        Patient identifier of each test.
+    month : float array, (m,)
+        Months since stop of each test.
+    positive : bool array, (m,)
+        The test detected relapse (loss of MMR or the study's relapse criterion).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient (sorted by id): ``patient``, ``left`` (last negative test
+        before the first positive one, or the last test without relapse; 0 when the
+        first test is positive: ASSUMPTION, patients are in remission at the stop,
+        month 0), ``right`` (first positive test; inf without relapse), ``relapsed``.
+    """
+    tests = pd.DataFrame(
+        {
+            "patient": np.asarray(patient).reshape(-1),
+            "month": np.asarray(month, dtype=float).reshape(-1),
+            "positive": np.asarray(positive, dtype=bool).reshape(-1),
+        }
+    ).sort_values(["patient", "month"], kind="stable")
+    first_positive = (
+        tests["month"].where(tests["positive"]).groupby(tests["patient"]).min().rename("right")
+    )
+    tests = tests.join(first_positive, on="patient")
+    before = tests["right"].isna() | (tests["month"] < tests["right"])
+    negative = tests["month"].where(before & ~tests["positive"])
+    left = negative.groupby(tests["patient"]).max().fillna(0.0).rename("left")
+    out = pd.concat([left, first_positive], axis=1).reset_index()
+    out["relapsed"] = out["right"].notna()
+    out["right"] = out["right"].fillna(np.inf)
+    return out[["patient", "left", "right", "relapsed"]]
+
+
 def turnbull_intervals(left: Array, right: Array) -> tuple[Array, Array]:
     """Innermost intervals ``(p_j, q_j]`` of half-open observations ``(left, right]``.
 
