@@ -206,3 +206,18 @@ def test_log10_p_does_not_underflow() -> None:
     assert format_p(math.log10(4.06e-12)) == "p = 4.1e-12"
     assert format_p(math.log10(9.96e-5)) == "p = 1.0e-4"
     assert format_p(float("nan")) == "p = NA"
+
+
+def test_zph_not_estimable_columns() -> None:
+    """A constant column has no information. With a NaN coefficient (R's NA) it is
+    dropped like R does and the other terms are tested; with a finite one every test
+    is NaN instead of raising (catches an exception that loses the whole analysis)."""
+    x, t, e = _data(4, 300, grid=True)
+    x = np.column_stack([x[:, 2], np.ones(t.size), x[:, 3]])
+    terms = {"score": [0], "constant": [1], "other": [2]}
+    result = cox_zph(t, e, x, np.array([0.1, np.nan, -0.2]), terms)
+    assert result.terms == ("score", "other", "GLOBAL")
+    reference = cox_zph(t, e, x[:, [0, 2]], np.array([0.1, -0.2]), {"score": [0], "other": [1]})
+    np.testing.assert_allclose(result.chisq, reference.chisq)
+    singular = cox_zph(t, e, x, np.array([0.1, 0.0, -0.2]), terms)
+    assert np.isnan(singular.chisq).all()

@@ -182,6 +182,8 @@ def cox_zph(
         Design matrix the model was fitted on (no intercept).
     coef : float array, (p,)
         Fitted log hazard ratios (e.g. :func:`tfrsim.analysis.efron.fit_efron`).
+        NaN marks a column that was not estimable (R's NA coefficient): it is
+        dropped, with any term left without columns, as R's ``cox.zph`` does.
     terms : mapping, optional
         Term name -> column indices of ``x``; a multi-column term (the two Sokal
         indicators) is one test with that many df. Default: one term per column,
@@ -194,6 +196,8 @@ def cox_zph(
     Returns
     -------
     ZphResult
+        NaN statistic (and p) for a term whose information matrix is singular
+        (e.g. a constant column).
     """
     x = np.asarray(x, dtype=float)
     if x.ndim == 1:
@@ -212,6 +216,13 @@ def cox_zph(
     for name, cols in columns.items():
         if cols.size == 0 or cols.min() < 0 or cols.max() >= p:
             raise ValueError(f"term {name!r} has column indices {cols.tolist()} outside 0..{p - 1}")
+    keep = np.isfinite(beta)
+    if not keep.all():
+        new_index = np.cumsum(keep) - 1
+        columns = {
+            name: new_index[cols[keep[cols]]] for name, cols in columns.items() if keep[cols].any()
+        }
+        x, beta, p = x[:, keep], beta[keep], int(keep.sum())
     ties = prepare(x, durations, events)
     g = _event_time_transform(transform, durations, events, ties)
     g = g - (ties.m @ g) / ties.m.sum()  # R: gtime - mean(ttimes[event])
@@ -220,7 +231,10 @@ def cox_zph(
     def statistic(cols: NDArray[np.intp]) -> float:
         a = np.block([[info, info_g[:, cols]], [info_g[cols, :], info_gg[np.ix_(cols, cols)]]])
         vector = np.r_[np.zeros(p), u[cols]]
-        return float(vector @ np.linalg.solve(a, vector))
+        try:
+            return float(vector @ np.linalg.solve(a, vector))
+        except np.linalg.LinAlgError:  # e.g. a constant column: no test (NaN)
+            return float("nan")
 
     names = list(columns)
     stats = [statistic(c) for c in columns.values()]
