@@ -41,7 +41,7 @@ d <- read.csv(args[1]); out <- args[2]
 d$sokal <- factor(d$sokal_group, levels = c("low", "intermediate", "high"))
 S <- Surv(d$duration_months, d$event)
 wr <- function(x, name) write.csv(x, file.path(out, name), row.names = FALSE)
-for (ct in c("log", "log-log")) {
+for (ct in c("log", "log-log", "plain")) {
   f <- survfit(S ~ 1, conf.type = ct)
   wr(data.frame(time = f$time, surv = f$surv, std_err = f$std.err,
                 lower = f$lower, upper = f$upper), paste0("km_", ct, ".csv"))
@@ -142,7 +142,7 @@ def _arrays(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-@pytest.mark.parametrize("transform", ["log", "log-log"])
+@pytest.mark.parametrize("transform", ["log", "log-log", "plain"])
 def test_km_equals_survfit(reference: tuple[pd.DataFrame, Path], transform: str) -> None:
     data, folder = reference
     t, e, _ = _arrays(data)
