@@ -352,7 +352,7 @@ def test_cox_without_events_is_recorded_not_raised(small):
     assert result.table["coef"].isna().all()
     assert result.table["covariate"].tolist() == ["sokal_intermediate", "sokal_high",
                                                   "tki_years", "male"]  # fmt: skip
-    assert list(result.ph_test.columns) == ["covariate", "statistic", "p"]
+    assert list(result.ph_test.columns) == ["covariate", "statistic", "df", "p", "log10_p"]
     assert result.ph_test.empty
 
 
@@ -380,14 +380,16 @@ def test_cox_collinearity_failure_is_recorded_not_raised(small):
 def test_cox_ph_test_reported_or_skipped():
     data = tied_cohort(80, seed=11)
     with_test = fit_cox(data, PARAMS)
-    assert set(with_test.ph_test["covariate"]) == {
-        "sokal_intermediate", "sokal_high", "tki_years", "male",
+    # R survival >= 3.0's cox.zph: one test per term (Sokal group on its 2
+    # indicators, 2 df) and a global test on all columns.
+    assert with_test.ph_test.set_index("covariate")["df"].to_dict() == {
+        "sokal_group": 2.0, "tki_years": 1.0, "male": 1.0, "GLOBAL": 4.0,
     }  # fmt: skip
     assert ((with_test.ph_test["p"] >= 0) & (with_test.ph_test["p"] <= 1)).all()
     assert (with_test.ph_test["statistic"] >= 0).all()
     without = fit_cox(data, replace(PARAMS, ph_test=False))
     assert without.ph_test.empty
-    assert list(without.ph_test.columns) == ["covariate", "statistic", "p"]
+    assert list(without.ph_test.columns) == ["covariate", "statistic", "df", "p", "log10_p"]
 
 
 # --- bundle -------------------------------------------------------------------------
@@ -399,7 +401,8 @@ def test_analyse_summary_dict_is_plain_json(small):
     summary = result.summary_dict()
     json.dumps(summary, allow_nan=False)  # raises on NaN or numpy scalars
     assert set(summary) == {
-        "milestones", "cox", "cox_converged", "cox_message", "logrank", "ph_test", "estimands",
+        "milestones", "km_ci_transform", "cox", "cox_converged", "cox_message", "cox_fit",
+        "logrank", "ph_test", "ph_test_transform", "estimands",
     }  # fmt: skip
     month6 = next(m for m in summary["milestones"] if m["group"] == "all" and m["month"] == 6.0)
     assert month6["survival"] == pytest.approx(0.8 * 5 / 7)

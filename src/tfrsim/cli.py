@@ -21,6 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from tfrsim.analysis.pvalues import format_p, log10_p_chi2
 from tfrsim.checks import ConfigError
 from tfrsim.config.compose import CONFIG_DIR
 from tfrsim.config.store import register_configs
@@ -49,7 +50,8 @@ def format_summary(result: StudyResult, run_dir: Path) -> str:
             f"  [{100 * m['lower']:5.1f}, {100 * m['upper']:5.1f}]"
         )
     lr = a.logrank
-    lines.append(f"log-rank across Sokal groups: chi2 = {lr.statistic:.2f}, p = {lr.p:.3g}")
+    lr_p = format_p(float(log10_p_chi2(lr.statistic, max(lr.df, 1))))
+    lines.append(f"log-rank across Sokal groups: chi2 = {lr.statistic:.2f}, {lr_p}")
     if a.cox.converged:
         lines.append("Cox hazard ratios (95% CI):")
         for c in a.cox.table.to_dict("records"):
@@ -60,7 +62,7 @@ def format_summary(result: StudyResult, run_dir: Path) -> str:
                 continue
             lines.append(
                 f"  {c['covariate']:>18}  HR {c['hr']:6.2f}  [{c['lower']:.2f}, "
-                f"{c['upper']:.2f}]  p = {c['p']:.3g}"
+                f"{c['upper']:.2f}]  {format_p(c['log10_p'])}"
             )
     else:
         lines.append(f"Cox model not estimated: {a.cox.message}")

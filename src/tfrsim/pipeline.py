@@ -58,6 +58,7 @@ def patient_table(
     table["n_tests"] = observed.n_tests
     table["n_positive"] = observed.n_positive
     table["first_positive_month"] = observed.first_positive_month
+    table["previous_test_month"] = observed.previous_test_month
     table["duration_months"] = observed.duration_months
     table["event"] = observed.event
     return table

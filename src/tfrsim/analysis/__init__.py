@@ -5,6 +5,7 @@ groups, a Cox proportional-hazards model and a summary of what the monitoring sa
 each a registered analysis (:mod:`tfrsim.analysis.registry`). Time is in months.
 """
 
+from tfrsim.analysis import censoring, restricted  # noqa: F401  (registration)
 from tfrsim.analysis.bundle import AnalysisResult, analyse
 from tfrsim.analysis.covariates import VALID_COVARIATES
 from tfrsim.analysis.cox import CoxResult, fit_cox

@@ -13,16 +13,30 @@ from scipy.stats import norm
 
 from tfrsim.analysis.columns import check_survival_columns, durations_events
 from tfrsim.analysis.covariates import build_design, expand_terms
-from tfrsim.analysis.efron import fit_efron, prepare, schoenfeld_ph_test
+from tfrsim.analysis.cox_stats import CoxFitStatistics, cox_fit_statistics
+from tfrsim.analysis.efron import fit_efron, prepare
 from tfrsim.analysis.estimands import estimand
 from tfrsim.analysis.params import AnalysisParams
+from tfrsim.analysis.pvalues import log10_p_normal
 from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.analysis.zph import cox_zph
 from tfrsim.jsonsafe import records
 
 logger = logging.getLogger(__name__)
 
-TABLE_COLUMNS: tuple[str, ...] = ("covariate", "coef", "se", "hr", "lower", "upper", "p")
-PH_COLUMNS: tuple[str, ...] = ("covariate", "statistic", "p")
+TABLE_COLUMNS: tuple[str, ...] = (
+    "covariate",
+    "coef",
+    "se",
+    "hr",
+    "lower",
+    "upper",
+    "p",
+    "log10_p",
+)
+#: The PH test table: one row per model term (``sokal_group`` is one 2-df test) and
+#: ``GLOBAL``; R survival >= 3.0's ``cox.zph`` score test.
+PH_COLUMNS: tuple[str, ...] = ("covariate", "statistic", "df", "p", "log10_p")
 #: From this many rows lifelines' Efron "batch" algorithm is used; its automatic
 #: choice picks the slow per-row algorithm on large, heavily tied visit-grid data.
 #: Both algorithms maximise the same likelihood, so results do not depend on it.
@@ -69,9 +83,11 @@ class CoxResult:
     n_events : int
         Relapses among them.
     ph_test : pandas.DataFrame
-        Proportional-hazards test on scaled Schoenfeld residuals with rank time
-        transform, columns ``covariate``, ``statistic`` (chi-squared, 1 df),
-        ``p``; empty with these columns when not run or when it failed.
+        Proportional-hazards score test of R survival >= 3.0's ``cox.zph`` (time
+        transform ``AnalysisParams.ph_transform``, ``km`` by default), one row per
+        model term (``sokal_group`` is one test on its 2 indicators) and ``GLOBAL``:
+        columns ``covariate`` (the term), ``statistic`` (chi-squared), ``df``, ``p``,
+        ``log10_p``; empty with these columns when not run or when it failed.
     dropped : dict
         Term -> reason it was left out of the fit (constant, all missing).
     alpha : float
@@ -86,6 +102,8 @@ class CoxResult:
     ph_test: pd.DataFrame
     dropped: dict[str, str] = field(default_factory=dict)
     alpha: float = 0.05
+    fit_statistics: CoxFitStatistics | None = None
+    ph_transform: str = "km"
 
     def to_frame(self) -> pd.DataFrame:
         """Return the coefficient table (a copy of :attr:`table`)."""
@@ -99,10 +117,12 @@ class CoxResult:
         """``cox`` (list of {covariate, hr, lower, upper, p}), ``cox_converged``,
         ``cox_message`` and ``ph_test`` (list of {covariate, statistic, p})."""
         return {
-            "cox": records(self.table, ["covariate", "hr", "lower", "upper", "p"]),
+            "cox": records(self.table, ["covariate", "hr", "lower", "upper", "p", "log10_p"]),
             "cox_converged": bool(self.converged),
             "cox_message": str(self.message),
-            "ph_test": records(self.ph_test, ["covariate", "statistic", "p"]),
+            "cox_fit": None if self.fit_statistics is None else self.fit_statistics.summary(),
+            "ph_test": records(self.ph_test, list(PH_COLUMNS)),
+            "ph_test_transform": self.ph_transform,
         }
 
     def estimands(self) -> list[dict[str, Any]]:
@@ -116,14 +136,41 @@ class CoxResult:
                 lower=c["lower"],
                 upper=c["upper"],
                 p=c["p"],
+                log10_p=c["log10_p"],
             )
             for c in self.table.to_dict("records")
         ]
         rows += [
-            estimand("cox", "ph_test", covariate=t["covariate"], p=t["p"], statistic=t["statistic"])
+            estimand(
+                "cox",
+                "ph_test",
+                covariate=t["covariate"],
+                p=t["p"],
+                log10_p=t["log10_p"],
+                statistic=t["statistic"],
+            )
             for t in self.ph_test.to_dict("records")
         ]
+        f = self.fit_statistics
+        if f is not None:
+            c = f.concordance
+            rows += [
+                estimand("cox", "lr_test", statistic=f.lr_statistic, p=f.p, log10_p=f.log10_p),
+                estimand(
+                    "cox",
+                    "concordance",
+                    value=c.concordance,
+                    lower=c.concordance - _z(self.alpha) * c.se,
+                    upper=c.concordance + _z(self.alpha) * c.se,
+                ),
+                estimand("cox", "loglik", value=f.loglik),
+                estimand("cox", "aic", value=f.aic),
+            ]
         return rows
+
+
+def _z(alpha: float) -> float:
+    return float(norm.ppf(1 - alpha / 2))
 
 
 def _empty_ph() -> pd.DataFrame:
@@ -131,7 +178,9 @@ def _empty_ph() -> pd.DataFrame:
         {
             "covariate": pd.Series(dtype=object),
             "statistic": pd.Series(dtype=float),
+            "df": pd.Series(dtype=float),
             "p": pd.Series(dtype=float),
+            "log10_p": pd.Series(dtype=float),
         }
     )
 
@@ -200,6 +249,7 @@ def _table(
             "upper": np.exp(coef + z * se),
             # Wald test, as lifelines: chi-squared on 1 df of (coef / se)^2.
             "p": 2 * norm.sf(np.abs(coef / se)),
+            "log10_p": log10_p_normal(coef / se),
         },
         index=pd.Index(names, dtype=str),
     )
@@ -209,11 +259,28 @@ def _table(
 
 
 def _ph_test(
-    x: np.ndarray, durations: np.ndarray, events: np.ndarray, fit: "_Fitted", names: list[str]
+    x: np.ndarray,
+    durations: np.ndarray,
+    events: np.ndarray,
+    fit: "_Fitted",
+    names: list[str],
+    transform: str,
 ) -> pd.DataFrame:
-    """Grambsch–Therneau test, rank transform: lifelines' statistic in linear time."""
-    statistic, p = schoenfeld_ph_test(x, durations, events, fit.coef, fit.variance, ties=fit.ties)
-    return pd.DataFrame({"covariate": names, "statistic": statistic, "p": p})
+    """R's ``cox.zph`` score test per term (Sokal indicators together) and globally."""
+    terms: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        term = "sokal_group" if name.startswith("sokal_") and name != "sokal_score" else name
+        terms.setdefault(term, []).append(i)
+    z = cox_zph(durations, events, x, fit.coef, terms, transform=transform)  # type: ignore[arg-type]
+    return pd.DataFrame(
+        {
+            "covariate": list(z.terms),
+            "statistic": z.chisq,
+            "df": z.df.astype(float),
+            "p": z.p,
+            "log10_p": z.log10_p,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -321,9 +388,14 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
     ph = _empty_ph()
     if params.ph_test:
         try:
-            ph = _ph_test(x, kept_durations, kept_events, fitted, names)
+            ph = _ph_test(x, kept_durations, kept_events, fitted, names, params.ph_transform)
         except Exception as exc:  # the test re-fits pieces of the model; never fatal
             notes.append(f"PH test failed: {type(exc).__name__}: {' '.join(str(exc).split())}")
+    try:
+        statistics = cox_fit_statistics(kept_durations, kept_events, x, fitted.coef)
+    except Exception as exc:  # reported, never fatal
+        statistics = None
+        notes.append(f"fit statistics failed: {type(exc).__name__}: {exc}")
     return CoxResult(
         table=table,
         converged=converged,
@@ -333,6 +405,8 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
         ph_test=ph,
         dropped=design.dropped,
         alpha=params.alpha,
+        fit_statistics=statistics,
+        ph_transform=params.ph_transform,
     )
 
 

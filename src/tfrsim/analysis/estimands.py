@@ -27,6 +27,7 @@ ESTIMAND_COLUMNS: tuple[str, ...] = (
     "lower",
     "upper",
     "p",
+    "log10_p",
     "statistic",
 )
 _TEXT = ("analysis", "estimand", "group", "covariate")
@@ -45,6 +46,8 @@ def estimand(analysis: str, name: str, **fields: Any) -> dict[str, Any]:
     row.update(analysis=analysis, estimand=name)
     for key, value in fields.items():
         row[key] = str(value) if key in _TEXT else _num(value)
+    if "log10_p" not in fields and row["p"] > 0:
+        row["log10_p"] = float(np.log10(row["p"]))
     return row
 
 

@@ -12,6 +12,7 @@ from tfrsim.analysis.columns import check_survival_columns, durations_events, it
 from tfrsim.analysis.estimands import estimand
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.analysis.survfit import CI_TRANSFORMS, CITransform, km_estimate
 from tfrsim.jsonsafe import records
 
 logger = logging.getLogger(__name__)
@@ -41,24 +42,36 @@ class KMResult:
         observed duration of the group and the curve has not reached 0.
     alpha : float
         1 - confidence level of the intervals.
+    ci_transform : str
+        Transform of the pointwise intervals (``log-log``, ``log`` or ``plain``).
     """
 
     curves: pd.DataFrame
     at_risk: pd.DataFrame
     milestones: pd.DataFrame
     alpha: float
+    ci_transform: str = "log-log"
 
     def to_frame(self) -> pd.DataFrame:
         """Return the tidy curve table (a copy of :attr:`curves`)."""
         return self.curves.copy()
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """``km.csv``, ``at_risk.csv`` and ``milestones.csv``."""
-        return {"km": self.curves, "at_risk": self.at_risk, "milestones": self.milestones}
+        """``km.csv``, ``at_risk.csv`` and ``milestones.csv``; the curve tables carry
+        their interval convention in a ``ci_transform`` column."""
+        return {
+            "km": self.curves.assign(ci_transform=self.ci_transform),
+            "at_risk": self.at_risk,
+            "milestones": self.milestones.assign(ci_transform=self.ci_transform),
+        }
 
     def summary(self) -> dict[str, Any]:
-        """``milestones``: list of {group, month, survival, lower, upper}."""
-        return {"milestones": records(self.milestones, list(CURVE_COLUMNS))}
+        """``milestones`` (list of {group, month, survival, lower, upper}) and
+        ``km_ci_transform``."""
+        return {
+            "milestones": records(self.milestones, list(CURVE_COLUMNS)),
+            "km_ci_transform": self.ci_transform,
+        }
 
     def estimands(self) -> list[dict[str, Any]]:
         """One ``mrfs`` row per group and milestone (value = survival, with its CI)."""
@@ -84,8 +97,17 @@ def _check_months(months: tuple[float, ...], argument: str) -> np.ndarray:
     return values
 
 
-def _curve(durations: np.ndarray, events: np.ndarray, alpha: float) -> pd.DataFrame:
-    """Kaplan–Meier step table for one group, starting at (0, 1)."""
+def _curve(
+    durations: np.ndarray,
+    events: np.ndarray,
+    alpha: float,
+    ci_transform: CITransform = "log-log",
+) -> pd.DataFrame:
+    """Kaplan–Meier step table for one group, starting at (0, 1).
+
+    ``ci_transform`` other than lifelines' ``"log-log"`` replaces the limits by R's
+    (:func:`tfrsim.analysis.survfit.km_estimate`).
+    """
     kmf = KaplanMeierFitter(alpha=alpha).fit(durations, event_observed=events)
     ci = kmf.confidence_interval_survival_function_
     lower_col = next(c for c in ci.columns if "lower" in str(c))
@@ -98,6 +120,15 @@ def _curve(durations: np.ndarray, events: np.ndarray, alpha: float) -> pd.DataFr
             "upper": ci[upper_col].to_numpy(dtype=float),
         }
     )
+    if ci_transform != "log-log":
+        if ci_transform not in CI_TRANSFORMS:
+            raise ValueError(
+                f"ci_transform must be one of {list(CI_TRANSFORMS)}, got {ci_transform!r}"
+            )
+        limits = km_estimate(durations, events, alpha=alpha, ci_transform=ci_transform)
+        values = limits.at(table["month"].to_numpy())
+        table["lower"] = values["lower"].to_numpy()
+        table["upper"] = values["upper"].to_numpy()
     # A relapse recorded at month 0 makes lifelines start below 1; the table must
     # still start at (0, 1) so a step plot shows the drop at 0.
     if table["month"].iloc[0] != 0.0 or table["survival"].iloc[0] != 1.0:
@@ -119,7 +150,9 @@ def _step_values(curve: pd.DataFrame, months: np.ndarray, last_duration: float) 
     return out
 
 
-def fit_km(data: pd.DataFrame, params: AnalysisParams) -> KMResult:
+def fit_km(
+    data: pd.DataFrame, params: AnalysisParams, *, ci_transform: CITransform | None = None
+) -> KMResult:
     """Kaplan–Meier MRFS overall and by Sokal group.
 
     Parameters
@@ -129,6 +162,10 @@ def fit_km(data: pd.DataFrame, params: AnalysisParams) -> KMResult:
         per patient.
     params : AnalysisParams
         Uses ``alpha``, ``milestones_months`` and ``at_risk_months``.
+    ci_transform : {"log-log", "log", "plain"}, optional
+        Pointwise CI transform with Greenwood variance: ``"log-log"`` (lifelines'
+        default, exponential Greenwood), ``"log"`` (R ``survfit``'s default) or
+        ``"plain"``; default ``params.ci_transform``.
 
     Returns
     -------
@@ -140,11 +177,12 @@ def fit_km(data: pd.DataFrame, params: AnalysisParams) -> KMResult:
     milestones = _check_months(params.milestones_months, "params.milestones_months")
     risk_months = _check_months(params.at_risk_months, "params.at_risk_months")
     durations, events = durations_events(data)
+    transform: CITransform = ci_transform or params.ci_transform  # type: ignore[assignment]
 
     curves, at_risk, stones = [], [], []
     for group, mask in iter_groups(data):
         d, e = durations[mask], events[mask]
-        curve = _curve(d, e, params.alpha)
+        curve = _curve(d, e, params.alpha, transform)
         curves.append(curve.assign(group=group))
         stones.append(_step_values(curve, milestones, float(d.max())).assign(group=group))
         counts = (d[np.newaxis, :] >= risk_months[:, np.newaxis]).sum(axis=1)
@@ -156,6 +194,7 @@ def fit_km(data: pd.DataFrame, params: AnalysisParams) -> KMResult:
         at_risk=_stack(at_risk, AT_RISK_COLUMNS).astype({"at_risk": "int64"}),
         milestones=_stack(stones, CURVE_COLUMNS),
         alpha=params.alpha,
+        ci_transform=transform,
     )
 
 

@@ -18,8 +18,15 @@ COX_COVARIATES: tuple[str, ...] = (
     "sokal_score",
     "elts_score",
 )
-#: Analyses run when ``analysis.methods`` is not set.
-DEFAULT_METHODS: tuple[str, ...] = ("km", "logrank", "cox", "observation")
+#: Analyses run when ``analysis.methods`` is not set. ``interval`` (interval-censored
+#: Turnbull and cure-Weibull fits) and ``cure`` (mixture-cure regression) are opt-in:
+#: they cost more than the simulation at 10^6 patients.
+DEFAULT_METHODS: tuple[str, ...] = ("km", "logrank", "cox", "rmst", "median", "observation")
+#: Confidence-interval transforms of the KM curve (log-log as lifelines, SAS, Stata;
+#: log as R survfit's default; plain).
+CI_TRANSFORMS: tuple[str, ...] = ("log-log", "log", "plain")
+#: Time transforms of the PH test (R survival >= 3.0 cox.zph; "km" is its default).
+PH_TRANSFORMS: tuple[str, ...] = ("km", "rank", "identity", "log")
 
 
 def _months(field_name: str, values: tuple[float, ...]) -> tuple[float, ...]:
@@ -46,6 +53,14 @@ class AnalysisParams:
         1 - confidence level of every interval.
     ph_test : bool
         Whether to run the proportional-hazards test.
+    ci_transform : {"log-log", "log", "plain"}
+        Transform of the KM confidence intervals (default log-log, as lifelines, SAS
+        and Stata; R's survfit default is log).
+    ph_transform : {"km", "rank", "identity", "log"}
+        Time transform of the PH score test (R cox.zph's default is km).
+    rmst_months : tuple of float
+        Horizons (months) of the restricted mean survival time; empty: the last
+        milestone.
     methods : tuple of str
         Registered analyses to run, in order (see :mod:`tfrsim.analysis.registry`).
     options : dict
@@ -58,6 +73,9 @@ class AnalysisParams:
     cox_covariates: tuple[str, ...]
     alpha: float = 0.05
     ph_test: bool = True
+    ci_transform: str = "log-log"
+    ph_transform: str = "km"
+    rmst_months: tuple[float, ...] = ()
     methods: tuple[str, ...] = DEFAULT_METHODS
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -79,6 +97,12 @@ class AnalysisParams:
             "alpha",
             c.in_range("alpha", self.alpha, 0.0, 1.0, "(1 - confidence level)"),
         )
+        c.one_of("ci_transform", self.ci_transform, CI_TRANSFORMS)
+        c.one_of("ph_transform", self.ph_transform, PH_TRANSFORMS)
+        rmst = _months("rmst_months", self.rmst_months)
+        if any(m <= 0 for m in rmst):
+            raise c.ConfigError("rmst_months", "must be > 0 months", list(rmst))
+        object.__setattr__(self, "rmst_months", rmst)
         for i, name in enumerate(self.methods):
             c.one_of(f"methods[{i}]", name, ANALYSES)
         if len(set(self.methods)) != len(self.methods):

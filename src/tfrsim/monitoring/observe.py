@@ -35,6 +35,11 @@ class Observation:
         Tests done and positive tests, up to the relapse or the end of follow-up.
     first_positive_month : float, (n,)
         Month of the first positive test (NaN if none).
+    previous_test_month : float, (n,)
+        For an event, the month of the test before the one the relapse is dated at
+        (0 if none: the interval starts at the stop), so the relapse is known to lie
+        in ``(previous_test_month, duration_months]`` (interval censoring); NaN
+        without an event.
     month, true_pct, measured_pct, sensitivity_mr : float, (n, v)
         Test month, true and reported BCR-ABL1 (% IS), and the MR level the sample
         could show.
@@ -48,6 +53,7 @@ class Observation:
     n_tests: NDArray[np.int64]
     n_positive: NDArray[np.int64]
     first_positive_month: NDArray[np.float64]
+    previous_test_month: NDArray[np.float64]
     month: NDArray[np.float64]
     true_pct: NDArray[np.float64]
     measured_pct: NDArray[np.float64]
@@ -156,6 +162,9 @@ def observe(
     any_positive = detected.any(axis=1)
     first_positive = np.where(any_positive, month[rows, detected.argmax(axis=1)], np.nan)
     relapse_month = first_month if params.rule.event_at == "first" else trigger_month
+    dated = outcome.first if params.rule.event_at == "first" else outcome.trigger
+    before = np.where(dated >= 1, packed_month[rows, np.maximum(dated - 1, 0)], 0.0)
+    previous_test = np.where(outcome.fired, before, np.nan)
     return Observation(
         duration_months=np.where(outcome.fired, relapse_month, last_month),
         event=outcome.fired,
@@ -163,6 +172,7 @@ def observe(
         n_tests=n_tests.astype(np.int64),
         n_positive=detected.sum(axis=1).astype(np.int64),
         first_positive_month=first_positive,
+        previous_test_month=previous_test,
         month=month,
         true_pct=np.where(done, true_pct, np.nan),
         measured_pct=np.where(done, tests.measured_pct, np.nan),
