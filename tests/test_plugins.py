@@ -166,6 +166,7 @@ def test_toy_model_and_analysis_run_end_to_end(plugin_env: tuple[Path, dict[str,
             "lower": None,
             "upper": None,
             "p": None,
+            "log10_p": None,
             "statistic": None,
         }
     ]

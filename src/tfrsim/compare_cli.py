@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     from tfrsim.plots.compare import plot_comparison
     from tfrsim.plots.style import DEFAULT_DPI, save_figure
 
-    ax = plot_comparison(result.table, label_a="A", label_b="B", title=f"{args.b}  vs  {args.a}")
+    ax = plot_comparison(result.table, label_a="A", label_b="B", title=f"A: {args.a}\nB: {args.b}")
     figure = ax.get_figure(root=True)
     assert figure is not None
     save_figure(figure, folder / "comparison", ("png",), DEFAULT_DPI)

@@ -1,5 +1,7 @@
 """Figure of a paired scenario comparison (:func:`tfrsim.ensemble.compare`)."""
 
+import textwrap
+
 import pandas as pd
 from matplotlib.axes import Axes
 
@@ -62,7 +64,15 @@ def plot_comparison(
         ax.set_xlabel("Months since stopping the TKI")
         ax.set_ylabel(f"MRFS difference, {label_b} − {label_a}\n(percentage points)")
         n = int(rows["n"].max()) if len(rows) else 0
-        ax.legend(frameon=False, title=f"{n} paired replicates")
+        # Below the axes: inside, the legend would sit on the (wide) unpaired bars.
+        ax.legend(
+            frameon=False,
+            title=f"{n} paired replicates",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncol=2,
+        )
         if title:
-            ax.set_title(title, loc="left")
+            wrapped = "\n".join(textwrap.fill(line, 60) for line in title.splitlines())
+            ax.set_title(wrapped, loc="left", fontsize="small")
     return ax
