@@ -20,7 +20,7 @@ from tfrsim.config.build import ConfigProblems, build, check_keys
 from tfrsim.config.plugins import load_plugins
 from tfrsim.disease.registry import MODELS
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
-from tfrsim.study import OutputParams, StudyParams
+from tfrsim.study import LimitsParams, OutputParams, StudyParams
 
 #: Top-level keys of a study config, and which are required.
 TOP_LEVEL: tuple[str, ...] = (
@@ -33,6 +33,7 @@ TOP_LEVEL: tuple[str, ...] = (
     "model",
     "analysis",
     "output",
+    "limits",
     "chunk_size",
 )
 _REQUIRED: tuple[str, ...] = ("trial", "cohort", "monitoring", "follow_up", "model", "analysis")
@@ -106,4 +107,5 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
         model=model_values,
         chunk_size=raw.get("chunk_size", 100_000),
         output=build(OutputParams, raw.get("output") or {}, "output"),
+        limits=build(LimitsParams, raw.get("limits") or {}, "limits"),
     )
