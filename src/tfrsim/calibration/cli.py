@@ -8,6 +8,7 @@ tfrsim-reproduce                      # the three trials at the default (calibra
 
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,9 @@ from tfrsim.config.build import build
 from tfrsim.config.compose import CALIBRATION_TRIALS, CONFIG_DIR, load_params, trial_designs
 from tfrsim.config.translate import plain
 from tfrsim.disease.clonal import ClonalParams
+from tfrsim.exits import run_command
 from tfrsim.files import atomic_path, write_text
-from tfrsim.output import ensure_fresh
+from tfrsim.output import RunDirNotEmptyError, ensure_fresh
 
 log = logging.getLogger("tfrsim")
 
@@ -195,7 +197,11 @@ def run_calibration(cfg: DictConfig) -> Path:
 
 def run_reproduction(cfg: DictConfig) -> Path:
     """Run ``tfrsim-reproduce``; returns the run folder."""
-    p: ReproduceParams = _translate(ReproduceParams, cfg)
+    raw = plain(cfg)
+    if isinstance(raw.get("model"), dict):
+        # `model` is the conf/model group (model=clonal): reproduce the chosen option.
+        raw["model"] = HydraConfig.get().runtime.choices.get("model") or raw["model"].get("name")
+    p: ReproduceParams = build(ReproduceParams, raw)
     folder = Path(HydraConfig.get().runtime.output_dir)
     ensure_fresh(folder)
     model = _clonal(p.model, "model")
@@ -233,11 +239,20 @@ def run_reproduction(cfg: DictConfig) -> Path:
 
 
 def _guard(run: Any, cfg: DictConfig) -> None:
+    # Errors propagate to the entry point (exit status and one-line message,
+    # tfrsim.exits). A run refused or failed before writing anything leaves no folder
+    # holding only Hydra's .hydra/ (a failed acceptance keeps its outputs: SystemExit).
+    folder = Path(HydraConfig.get().runtime.output_dir)
     try:
         run(cfg)
-    except ConfigError as err:
-        log.error("%s", err)
-        sys.exit(2)
+    except (Exception, KeyboardInterrupt):
+        try:
+            ensure_fresh(folder)
+        except RunDirNotEmptyError:
+            raise  # results were written: keep them
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="calibrate")
@@ -250,17 +265,20 @@ def _reproduce_app(cfg: DictConfig) -> None:
     _guard(run_reproduction, cfg)
 
 
-def calibrate_main() -> None:
-    """Entry point of ``tfrsim-calibrate``."""
+def _command(app: Any) -> None:
     from tfrsim.config.store import register_configs
 
     register_configs()
-    _calibrate_app()
+    app()
+
+
+def calibrate_main() -> None:
+    """Entry point of ``tfrsim-calibrate`` (exit statuses: :mod:`tfrsim.exits`; 1 when
+    the fit's acceptance is not met)."""
+    run_command("tfrsim-calibrate", lambda: _command(_calibrate_app))
 
 
 def reproduce_main() -> None:
-    """Entry point of ``tfrsim-reproduce``."""
-    from tfrsim.config.store import register_configs
-
-    register_configs()
-    _reproduce_app()
+    """Entry point of ``tfrsim-reproduce`` (exit statuses: :mod:`tfrsim.exits`; 1 when
+    the reproduction's acceptance is not met)."""
+    run_command("tfrsim-reproduce", lambda: _command(_reproduce_app))
