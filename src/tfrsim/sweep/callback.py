@@ -146,7 +146,12 @@ class SweepCallback(Callback):
         except BaseException:
             # A table of an earlier multirun must not pass for this one's.
             for name in (TABLE_PARQUET, TABLE_CSV):
-                (sweep_dir / name).unlink(missing_ok=True)
+                path = sweep_dir / name
+                try:
+                    if path.is_file():
+                        path.unlink()
+                except OSError as err:
+                    log.error("cannot remove the stale sweep table %s: %s", path, err)
             raise
         busy = f", {counts[BUSY]} running in another invocation" if counts[BUSY] else ""
         print(
