@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -71,8 +72,12 @@ def test_refused_default_run_leaves_nothing(tmp_path: Path) -> None:
     assert _run_folders(tmp_path) == []
 
 
-def _hydra_config(overrides: list[str]) -> object:
+def _hydra_config(overrides: list[str]) -> Any:
+    """The composed config with Hydra's own node, as the ``tfrsim`` command builds it."""
+    from tfrsim.sweep.naming import register_resolvers
+
     register_configs()
+    register_resolvers()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose("config", overrides=overrides, return_hydra_config=True)
 
@@ -82,10 +87,11 @@ def test_identical_default_runs_get_separate_folders(
 ) -> None:
     """Bug: two identical default runs started in the same second got the same folder
     name and wrote into one folder (mixing their files and provenance)."""
-    from tfrsim.run_guard import FreshRunDir
+    from tfrsim.run_guard import FreshRunDir, resolve_run_dir
 
     monkeypatch.chdir(tmp_path)
     cfg = _hydra_config(TINY)
+    resolve_run_dir(cfg)  # `now` is cached: both copies start "in the same second"
     first, second = copy.deepcopy(cfg), copy.deepcopy(cfg)
     FreshRunDir().on_run_start(config=first)
     FreshRunDir().on_run_start(config=second)
