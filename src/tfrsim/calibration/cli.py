@@ -10,6 +10,7 @@ import json
 import logging
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from tfrsim.calibration.targets import Targets, load_targets
 from tfrsim.checks import ConfigError
 from tfrsim.config.build import build
 from tfrsim.config.compose import CALIBRATION_TRIALS, CONFIG_DIR, load_params, trial_designs
-from tfrsim.config.translate import plain
+from tfrsim.config.translate import model_params, plain
 from tfrsim.disease.clonal import ClonalParams
 from tfrsim.exits import run_command
 from tfrsim.files import atomic_path, write_text
@@ -197,14 +198,17 @@ def run_calibration(cfg: DictConfig) -> Path:
 
 def run_reproduction(cfg: DictConfig) -> Path:
     """Run ``tfrsim-reproduce``; returns the run folder."""
-    raw = plain(cfg)
-    if isinstance(raw.get("model"), dict):
-        # `model` is the conf/model group (model=clonal): reproduce the chosen option.
-        raw["model"] = HydraConfig.get().runtime.choices.get("model") or raw["model"].get("name")
-    p: ReproduceParams = build(ReproduceParams, raw)
+    p: ReproduceParams = _translate(ReproduceParams, cfg)
     folder = Path(HydraConfig.get().runtime.output_dir)
     ensure_fresh(folder)
-    model = _clonal(p.model, "model")
+    if isinstance(p.model, Mapping):
+        # The composed conf/model option (model=clonal, plus any model.* overrides).
+        label = str(HydraConfig.get().runtime.choices.get("model") or p.model.get("name"))
+        model_name, model = model_params(p.model)
+        if not isinstance(model, ClonalParams):
+            raise ConfigError("model", "must be a clonal model (conf/model/*.yaml)", model_name)
+    else:
+        label, model = str(p.model), _clonal(str(p.model), "model")
     rep = reproduce(
         model,
         load_targets(),
@@ -218,7 +222,7 @@ def run_reproduction(cfg: DictConfig) -> Path:
         folder / "reproduction.json",
         json.dumps(
             {
-                "model": p.model,
+                "model": label,
                 "n_patients": rep.n_patients,
                 "n_replicates": rep.n_replicates,
                 "seed": p.seed,
