@@ -97,7 +97,7 @@ def test_rerun_skips_complete_jobs(joblib_sweep: tuple[Path, str]) -> None:
 
 def test_failed_job_is_recorded_and_sweep_exits_non_zero(tmp_path: Path) -> None:
     proc = _tfrsim(tmp_path, "-m", "seed=1,-1", *TINY)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "1 failed" in proc.stdout
     (sweep,) = _sweep_dirs(tmp_path)
     (failed,) = [p for p in sweep.iterdir() if "seed=-1" in p.name]
@@ -111,7 +111,7 @@ def test_failed_job_is_recorded_and_sweep_exits_non_zero(tmp_path: Path) -> None
     assert (table.loc[table["status"] == "done", "seed"] == 1).all()
     # The same sweep again: the complete job is skipped, the failed one is retried.
     again = _tfrsim(tmp_path, "-m", "seed=1,-1", *TINY)
-    assert again.returncode == 1
+    assert again.returncode == 4
     assert "0 jobs run, 1 skipped (complete results found), 1 failed" in again.stdout
 
 

@@ -8,8 +8,12 @@ class ConfigError(ValueError):
     """A configuration value breaks a rule.
 
     The message names the field (its dotted config path), the rule and the value,
-    and where possible suggests a fix.
+    and where possible suggests a fix. Commands exit with status 2 (see
+    :mod:`tfrsim.exits`).
     """
+
+    #: Exit status of a command refused for this error (:mod:`tfrsim.exits`).
+    exit_code: int = 2
 
     def __init__(self, field: str, rule: str, value: object, hint: str = "") -> None:
         self.field = field

@@ -9,11 +9,11 @@
 
 A single run refuses a folder that already holds results (exit status 2). A job of a
 sweep resumes instead (complete results are skipped) and records a failure in its
-folder; the sweep then exits with status 1 (:mod:`tfrsim.sweep.callback`).
+folder; the sweep then exits with status 4 (:mod:`tfrsim.sweep.callback`). Exit
+statuses of every command: :mod:`tfrsim.exits` (``docs/runs.md``).
 """
 
 import logging
-import sys
 from pathlib import Path
 
 import hydra
@@ -22,11 +22,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from tfrsim.analysis.pvalues import format_p, log10_p_chi2
-from tfrsim.checks import ConfigError
 from tfrsim.config.compose import CONFIG_DIR
 from tfrsim.config.store import register_configs
 from tfrsim.execution import StudyResult
-from tfrsim.output import RunDirNotEmptyError
+from tfrsim.exits import run_command
+from tfrsim.run_guard import discard_on_failure
+from tfrsim.sweep.callback import sweep_exit_status
 from tfrsim.sweep.job import JobOutcome, execute, run_sweep_job
 from tfrsim.sweep.naming import register_resolvers
 
@@ -91,18 +92,22 @@ def run(cfg: DictConfig) -> Path:
 def _app(cfg: DictConfig) -> JobOutcome | None:
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return run_sweep_job(cfg)
-    try:
+    # Errors propagate to main() (exit status and one-line message, tfrsim.exits).
+    with discard_on_failure(Path(HydraConfig.get().runtime.output_dir)):
         run(cfg)
-    except (ConfigError, RunDirNotEmptyError) as err:
-        log.error("%s", err)
-        sys.exit(2)
     return None
 
 
-def main() -> None:
-    """Entry point of the ``tfrsim`` command."""
+def _command() -> int:
     register_configs()
     _app()
+    # A multirun's end-of-sweep step records its status (never swallowed by Hydra).
+    return sweep_exit_status()
+
+
+def main() -> None:
+    """Entry point of the ``tfrsim`` command (exit statuses: :mod:`tfrsim.exits`)."""
+    run_command("tfrsim", _command)
 
 
 if __name__ == "__main__":

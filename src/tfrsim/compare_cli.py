@@ -25,6 +25,7 @@ from pathlib import Path
 from tfrsim.checks import ConfigError
 from tfrsim.config.compose import load_params
 from tfrsim.ensemble import Comparison, compare
+from tfrsim.exits import DEBUG_FLAG, run_command
 from tfrsim.files import atomic_path, write_text
 from tfrsim.jsonsafe import json_safe
 
@@ -89,17 +90,18 @@ def format_comparison(comparison: Comparison, label_a: str, label_b: str) -> str
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``tfrsim-compare``."""
+    """Entry point of ``tfrsim-compare`` (exit statuses: :mod:`tfrsim.exits`)."""
+    argv = sys.argv[1:] if argv is None else argv
+    run_command("tfrsim-compare", lambda: _run([a for a in argv if a != DEBUG_FLAG]), argv)
+
+
+def _run(argv: list[str]) -> None:
     args = _parser().parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    try:
-        a = load_params([*args.overrides, *shlex.split(args.a)], config_dir=args.config_dir)
-        b = load_params([*args.overrides, *shlex.split(args.b)], config_dir=args.config_dir)
-        if args.replicates < 2:
-            raise ConfigError("--replicates", "must be >= 2 for a paired CI", args.replicates)
-    except ConfigError as err:
-        print(f"tfrsim-compare: {err}", file=sys.stderr)
-        sys.exit(2)
+    a = load_params([*args.overrides, *shlex.split(args.a)], config_dir=args.config_dir)
+    b = load_params([*args.overrides, *shlex.split(args.b)], config_dir=args.config_dir)
+    if args.replicates < 2:
+        raise ConfigError("--replicates", "must be >= 2 for a paired CI", args.replicates)
     result = compare(
         a, b, args.replicates, estimands=tuple(args.estimand or ("mrfs",)), progress=True
     )

@@ -43,20 +43,36 @@ def fsync_path(path: Path) -> None:
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success flush it and rename it onto
     ``path`` (then flush the folder). On error the temporary file is removed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-    os.close(fd)
-    # mkstemp makes the file private (0600); results get the usual permissions
-    # (readable by collaborators on a shared cluster file system).
-    os.chmod(tmp, FILE_MODE)
+    with naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+        os.close(fd)
+        # mkstemp makes the file private (0600); results get the usual permissions
+        # (readable by collaborators on a shared cluster file system).
+        os.chmod(tmp, FILE_MODE)
     try:
-        yield Path(tmp)
-        fsync_path(Path(tmp))
-        os.replace(tmp, path)
-        fsync_path(path.parent)
+        with naming(path):
+            yield Path(tmp)
+            fsync_path(Path(tmp))
+            os.replace(tmp, path)
+            fsync_path(path.parent)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Re-raise an :class:`OSError` that names no file (e.g. "No space left on
+    device" from a Parquet writer) as one naming ``path``, the file being written."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is not None or isinstance(err, FileExistsError):
+            raise
+        reason = err.strerror or " ".join(str(err).split()) or type(err).__name__
+        message = f"{reason} (writing {path})"
+        raise (OSError(err.errno, message) if err.errno else OSError(message)) from err
 
 
 def write_text(path: Path, text: str) -> None:

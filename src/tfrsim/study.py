@@ -6,6 +6,7 @@ model's own type). It is built by the one translation point,
 :func:`tfrsim.config.translate.to_params`, or by hand from the stage dataclasses.
 """
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,12 @@ from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
 TRIAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Figure file formats ``output.figure_formats`` accepts.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
+#: Bytes per patient of ``patients.parquet`` and per test of ``visits.parquet``
+#: (uncompressed column widths: an upper bound on the written size).
+BYTES_PER_PATIENT: int = 26 * 8
+BYTES_PER_VISIT: int = 5 * 8
+#: Bytes of the tables, summary and figures of a run besides the patients (a bound).
+BYTES_PER_RUN: int = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,84 @@ class OutputParams:
 
 
 @dataclass(frozen=True)
+class LimitsParams:
+    """Bounds on the work of one run (``limits.*``), checked before anything starts.
+
+    Parameters
+    ----------
+    max_patient_visits : int
+        Most simulated tests (patients x planned visits up to the end of follow-up).
+    max_output_bytes : int
+        Most bytes a run may write (``patients.parquet``, ``visits.parquet`` when
+        ``output.visits`` is on, tables and figures), estimated from uncompressed sizes.
+    """
+
+    max_patient_visits: int = 5_000_000_000
+    max_output_bytes: int = 50_000_000_000
+
+    def __post_init__(self) -> None:
+        for name in ("max_patient_visits", "max_output_bytes"):
+            object.__setattr__(self, name, c.positive_int(name, getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class WorkEstimate:
+    """What a run will do: patients, planned tests, bytes written (upper bounds)."""
+
+    patients: int
+    visits_per_patient: float
+    patient_visits: float
+    output_bytes: float
+
+
+def estimate_work(
+    n_patients: int, monitoring: MonitoringParams, follow_up: FollowUpParams, visits: bool
+) -> WorkEstimate:
+    """Patients x planned visits to the end of the longest follow-up, and bytes written."""
+    horizon = follow_up.followup_months + follow_up.accrual_months
+    per_patient, start = 0.0, 0.0
+    segments = monitoring.schedule.segments
+    for i, seg in enumerate(segments):
+        end = horizon if i == len(segments) - 1 else min(seg.until_month, horizon)
+        if end > start:
+            per_patient += math.ceil((end - start) / seg.every_months)
+        start = max(start, end)
+    patient_visits = float(n_patients) * per_patient
+    written = float(n_patients) * BYTES_PER_PATIENT + BYTES_PER_RUN
+    if visits:
+        written += patient_visits * BYTES_PER_VISIT
+    return WorkEstimate(n_patients, per_patient, patient_visits, written)
+
+
+def check_work(estimate: WorkEstimate, limits: LimitsParams, visits: bool) -> None:
+    """Refuse a run whose estimate exceeds ``limits`` (naming the fields and the estimate).
+
+    Raises
+    ------
+    ConfigError
+    """
+    what = (
+        f"cohort.n_patients = {estimate.patients:,} x {estimate.visits_per_patient:,.0f} "
+        "planned visits (monitoring.schedule, follow_up)"
+    )
+    if estimate.patient_visits > limits.max_patient_visits:
+        raise c.ConfigError(
+            "limits.max_patient_visits",
+            f"is exceeded: {what} = {estimate.patient_visits:.3g} patient-visits",
+            limits.max_patient_visits,
+            "fewer patients or visits, or raise limits.max_patient_visits if intended",
+        )
+    if estimate.output_bytes > limits.max_output_bytes:
+        source = "patients.parquet" + (" and visits.parquet (output.visits=true)" if visits else "")
+        raise c.ConfigError(
+            "limits.max_output_bytes",
+            f"is exceeded: {source} for {what} ≈ {estimate.output_bytes / 1e9:.3g} GB",
+            limits.max_output_bytes,
+            "fewer patients, output.visits=false, or raise limits.max_output_bytes if intended",
+        )
+
+
+@dataclass(frozen=True)
 class StudyParams:
     """Everything one run needs, validated.
 
@@ -85,6 +170,8 @@ class StudyParams:
         Patients simulated at once (memory bound; does not change results).
     output : OutputParams
         What a run writes besides its tables.
+    limits : LimitsParams
+        Bounds on the work of the run, checked here (before any work starts).
     """
 
     trial_name: str
@@ -98,6 +185,7 @@ class StudyParams:
     model: Any
     chunk_size: int = 100_000
     output: OutputParams = field(default_factory=OutputParams)
+    limits: LimitsParams = field(default_factory=LimitsParams)
 
     def __post_init__(self) -> None:
         if not isinstance(self.trial_name, str) or not TRIAL_NAME.match(self.trial_name):
@@ -128,3 +216,11 @@ class StudyParams:
                     m,
                     "lengthen follow-up or drop the milestone",
                 )
+        check_work(self.work, self.limits, self.output.visits)
+
+    @property
+    def work(self) -> WorkEstimate:
+        """The run's work estimate (see :func:`estimate_work`)."""
+        return estimate_work(
+            self.cohort.n_patients, self.monitoring, self.follow_up, self.output.visits
+        )

@@ -8,7 +8,9 @@ tfrsim-reproduce                      # the three trials at the default (calibra
 
 import json
 import logging
+import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +28,11 @@ from tfrsim.calibration.targets import Targets, load_targets
 from tfrsim.checks import ConfigError
 from tfrsim.config.build import build
 from tfrsim.config.compose import CALIBRATION_TRIALS, CONFIG_DIR, load_params, trial_designs
-from tfrsim.config.translate import plain
+from tfrsim.config.translate import model_params, plain
 from tfrsim.disease.clonal import ClonalParams
+from tfrsim.exits import run_command
 from tfrsim.files import atomic_path, write_text
-from tfrsim.output import ensure_fresh
+from tfrsim.output import RunDirNotEmptyError, ensure_fresh
 
 log = logging.getLogger("tfrsim")
 
@@ -198,7 +201,14 @@ def run_reproduction(cfg: DictConfig) -> Path:
     p: ReproduceParams = _translate(ReproduceParams, cfg)
     folder = Path(HydraConfig.get().runtime.output_dir)
     ensure_fresh(folder)
-    model = _clonal(p.model, "model")
+    if isinstance(p.model, Mapping):
+        # The composed conf/model option (model=clonal, plus any model.* overrides).
+        label = str(HydraConfig.get().runtime.choices.get("model") or p.model.get("name"))
+        model_name, model = model_params(p.model)
+        if not isinstance(model, ClonalParams):
+            raise ConfigError("model", "must be a clonal model (conf/model/*.yaml)", model_name)
+    else:
+        label, model = str(p.model), _clonal(str(p.model), "model")
     rep = reproduce(
         model,
         load_targets(),
@@ -212,7 +222,7 @@ def run_reproduction(cfg: DictConfig) -> Path:
         folder / "reproduction.json",
         json.dumps(
             {
-                "model": p.model,
+                "model": label,
                 "n_patients": rep.n_patients,
                 "n_replicates": rep.n_replicates,
                 "seed": p.seed,
@@ -233,11 +243,20 @@ def run_reproduction(cfg: DictConfig) -> Path:
 
 
 def _guard(run: Any, cfg: DictConfig) -> None:
+    # Errors propagate to the entry point (exit status and one-line message,
+    # tfrsim.exits). A run refused or failed before writing anything leaves no folder
+    # holding only Hydra's .hydra/ (a failed acceptance keeps its outputs: SystemExit).
+    folder = Path(HydraConfig.get().runtime.output_dir)
     try:
         run(cfg)
-    except ConfigError as err:
-        log.error("%s", err)
-        sys.exit(2)
+    except (Exception, KeyboardInterrupt):
+        try:
+            ensure_fresh(folder)
+        except RunDirNotEmptyError:
+            raise  # results were written: keep them
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="calibrate")
@@ -250,17 +269,20 @@ def _reproduce_app(cfg: DictConfig) -> None:
     _guard(run_reproduction, cfg)
 
 
-def calibrate_main() -> None:
-    """Entry point of ``tfrsim-calibrate``."""
+def _command(app: Any) -> None:
     from tfrsim.config.store import register_configs
 
     register_configs()
-    _calibrate_app()
+    app()
+
+
+def calibrate_main() -> None:
+    """Entry point of ``tfrsim-calibrate`` (exit statuses: :mod:`tfrsim.exits`; 1 when
+    the fit's acceptance is not met)."""
+    run_command("tfrsim-calibrate", lambda: _command(_calibrate_app))
 
 
 def reproduce_main() -> None:
-    """Entry point of ``tfrsim-reproduce``."""
-    from tfrsim.config.store import register_configs
-
-    register_configs()
-    _reproduce_app()
+    """Entry point of ``tfrsim-reproduce`` (exit statuses: :mod:`tfrsim.exits`; 1 when
+    the reproduction's acceptance is not met)."""
+    run_command("tfrsim-reproduce", lambda: _command(_reproduce_app))

@@ -6,6 +6,7 @@ closest valid one, missing keys all at once) before any work.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tfrsim import checks as c
 from tfrsim.calibration.objective import EFFECT_PRIORS, FITTABLE
@@ -85,9 +86,14 @@ class CalibrateParams:
 
 @dataclass(frozen=True)
 class ReproduceParams:
-    """``tfrsim-reproduce``: the model (a ``conf/model`` option) and the sizes."""
+    """``tfrsim-reproduce``: the model and the sizes.
 
-    model: str = "calibrated"
+    ``model`` is the composed ``conf/model`` option (``tfrsim-reproduce model=clonal``,
+    a config group as for ``tfrsim``; its settings can be overridden, e.g.
+    ``model.theta0=1.2``) or the name of one.
+    """
+
+    model: Any = "calibrated"
     n_patients: int = 20_000
     n_replicates: int = 200
     seed: int = 20070701

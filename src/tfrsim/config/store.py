@@ -17,7 +17,7 @@ from tfrsim.cohort.params import CohortParams
 from tfrsim.config.build import defaults_of
 from tfrsim.config.plugins import load_plugins
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
-from tfrsim.study import OutputParams, StudyParams
+from tfrsim.study import LimitsParams, OutputParams, StudyParams
 
 #: Name of the base config (first in ``conf/config.yaml``'s defaults list).
 BASE_CONFIG: str = "tfrsim_defaults"
@@ -35,6 +35,7 @@ def base_config() -> dict[str, Any]:
         "follow_up": defaults_of(FollowUpParams),
         "analysis": defaults_of(AnalysisParams),
         "output": defaults_of(OutputParams),
+        "limits": defaults_of(LimitsParams),
     }
 
 

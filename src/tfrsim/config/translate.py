@@ -8,7 +8,8 @@ stages' registries (disease models, relapse rules, analyses) are asked, not impo
 piecemeal: a model or analysis registered by a plugin is translated the same way.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -20,7 +21,7 @@ from tfrsim.config.build import ConfigProblems, build, check_keys
 from tfrsim.config.plugins import load_plugins
 from tfrsim.disease.registry import MODELS
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
-from tfrsim.study import OutputParams, StudyParams
+from tfrsim.study import LimitsParams, OutputParams, StudyParams
 
 #: Top-level keys of a study config, and which are required.
 TOP_LEVEL: tuple[str, ...] = (
@@ -33,6 +34,7 @@ TOP_LEVEL: tuple[str, ...] = (
     "model",
     "analysis",
     "output",
+    "limits",
     "chunk_size",
 )
 _REQUIRED: tuple[str, ...] = ("trial", "cohort", "monitoring", "follow_up", "model", "analysis")
@@ -79,31 +81,66 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
     ConfigError
         If a value breaks a rule; the message names the field, the rule and the value
         (:class:`~tfrsim.config.build.ConfigProblems` lists every unknown or missing
-        key at once).
+        key, and the first broken value of each part of the study, at once).
     """
     load_plugins()
     raw = plain(cfg)
     problems: list[str] = []
+    errors: list[ConfigError] = []
     check_keys(raw, list(TOP_LEVEL), list(_REQUIRED), "", problems, ignore=("experiment",))
     trial = raw.get("trial")
     if isinstance(trial, Mapping):
         check_keys(trial, list(TRIAL_KEYS), ["name"], "trial", problems)
+
+    def part(make: Callable[[], Any]) -> Any:
+        # Every stage is built even when another is broken: all problems are listed.
+        try:
+            return make()
+        except ConfigProblems as err:
+            problems.extend(err.problems)
+        except ConfigError as err:
+            problems.append(str(err))
+            errors.append(err)
+        return None
+
+    stages = {
+        "cohort": CohortParams,
+        "follow_up": FollowUpParams,
+        "monitoring": MonitoringParams,
+        "analysis": AnalysisParams,
+    }
+    built: dict[str, Any] = {}
+    for name, params_type in stages.items():
+        if name in raw:
+            built[name] = part(partial(build, params_type, raw[name], name))
+    output = part(lambda: build(OutputParams, raw.get("output") or {}, "output"))
+    limits = part(lambda: build(LimitsParams, raw.get("limits") or {}, "limits"))
+    model = raw.get("model")
+    named_model: tuple[str, Any] = ("", None)
+    if isinstance(model, Mapping):
+        named_model = part(partial(model_params, model))
+    elif "model" in raw:
+        part(lambda: _raise(ConfigError("model", "must be a mapping of settings", model)))
+    if len(problems) == 1 and len(errors) == 1:
+        raise errors[0]  # one value error: keep its field, rule and value
     if problems:
         raise ConfigProblems(problems)
-    model = raw["model"]
-    if not isinstance(model, Mapping):
-        raise ConfigError("model", "must be a mapping of settings", model)
-    model_name, model_values = model_params(model)
+    model_name, model_values = named_model
     return StudyParams(
         trial_name=raw["trial"]["name"],
         seed=raw.get("seed", 0),
         replicate=raw.get("replicate", 0),
-        cohort=build(CohortParams, raw["cohort"], "cohort"),
-        follow_up=build(FollowUpParams, raw["follow_up"], "follow_up"),
-        monitoring=build(MonitoringParams, raw["monitoring"], "monitoring"),
-        analysis=build(AnalysisParams, raw["analysis"], "analysis"),
+        cohort=built["cohort"],
+        follow_up=built["follow_up"],
+        monitoring=built["monitoring"],
+        analysis=built["analysis"],
         model_name=model_name,
         model=model_values,
         chunk_size=raw.get("chunk_size", 100_000),
-        output=build(OutputParams, raw.get("output") or {}, "output"),
+        output=output,
+        limits=limits,
     )
+
+
+def _raise(err: ConfigError) -> None:
+    raise err

@@ -10,7 +10,13 @@ patients), whether the table is written at once (:func:`write_run`) or streamed
 chunk by chunk (:func:`write_study`), so its bytes do not depend on the chunk size.
 """
 
+import errno
+import fcntl
 import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,14 +27,18 @@ import pyarrow.parquet as pq
 
 from tfrsim._version import __version__
 from tfrsim.execution import StudyResult, run_study
-from tfrsim.files import atomic_path, write_text
+from tfrsim.files import TMP_SUFFIX, atomic_path, write_text
 from tfrsim.jsonsafe import json_safe
 from tfrsim.output.figures import write_figures
 from tfrsim.random import BLOCK_SIZE
 from tfrsim.study import StudyParams
 
-#: What Hydra itself puts in a run folder before the job starts.
-HYDRA_OWN = {".hydra"}
+#: Lock file of a sweep job's folder: held by the process running the job.
+LOCK_FILE: str = ".tfrsim.lock"
+#: What Hydra itself (and tfrsim's job lock) puts in a run folder before the job starts.
+HYDRA_OWN = {".hydra", LOCK_FILE}
+#: Most tie-breaker suffixes (``-2``, ``-3``, ...) tried for a default run folder.
+MAX_TIE_BREAK: int = 1000
 #: Written last: a run folder holding it is complete.
 COMPLETE_MARKER: str = "summary.json"
 #: Written by a sweep job that failed, instead of the results.
@@ -94,6 +104,126 @@ def is_complete(run_dir: Path) -> bool:
 
 class RunDirNotEmptyError(FileExistsError):
     """The run folder already holds results; tfrsim refuses to overwrite them."""
+
+    #: A refused request: exit status 2 (:mod:`tfrsim.exits`).
+    exit_code: int = 2
+
+
+def claim_run_dir(run_dir: Path, *, tie_break: bool) -> tuple[Path, bool]:
+    """Create a run's folder exclusively, before anything is written into it.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The folder asked for.
+    tie_break : bool
+        True for a generated (default) name: if the folder exists — another run
+        started in the same second with the same config — use ``NAME-2``, ``NAME-3``,
+        ... (``mkdir`` is atomic: two runs never get the same folder). False for a
+        folder the user named: an existing empty folder is used, a non-empty one
+        refused.
+
+    Returns
+    -------
+    (Path, bool)
+        The folder and whether this call created it.
+
+    Raises
+    ------
+    RunDirNotEmptyError
+        If a named folder already holds results.
+    NotADirectoryError
+        If the path (or a parent) is a file.
+    """
+    parent = run_dir.parent
+    if parent.exists() and not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a parent of the run folder is a file", str(parent))
+    parent.mkdir(parents=True, exist_ok=True)
+    candidates = [run_dir]
+    if tie_break:
+        candidates += [run_dir.with_name(f"{run_dir.name}-{i}") for i in range(2, MAX_TIE_BREAK)]
+    for candidate in candidates:
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            if not candidate.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR, "the run folder is a file, not a folder", str(candidate)
+                ) from None
+            if tie_break:
+                continue
+            ensure_fresh(candidate)
+            return candidate, False
+        return candidate, True
+    raise FileExistsError(errno.EEXIST, "no free run folder name", str(run_dir))
+
+
+def clear_partial(run_dir: Path) -> list[str]:
+    """Remove what an unfinished attempt left in ``run_dir`` (tfrsim's own files only).
+
+    Only for folders without a complete result: the run's files (and any ``*.csv`` of
+    a registered analysis), ``error.json``, the temporary files of interrupted atomic
+    writes and the figures. Hydra's ``.hydra/``, logs and the job lock stay.
+
+    Returns
+    -------
+    list of str
+        What was removed, relative to ``run_dir``.
+    """
+    removed = []
+    names = {*RUN_FILES, ERROR_FILE, *(p.name for p in run_dir.glob("*.csv"))}
+    for name in sorted(names):
+        path = run_dir / name
+        if path.is_file():
+            path.unlink()
+            removed.append(name)
+    for folder in (run_dir, run_dir / "figures"):
+        for tmp in folder.glob(f".*{TMP_SUFFIX}") if folder.is_dir() else ():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp.relative_to(run_dir).as_posix())
+    figures = run_dir / "figures"
+    if figures.is_dir():
+        for image in [*figures.glob("*.png"), *figures.glob("*.pdf"), *figures.glob("*.svg")]:
+            image.unlink()
+            removed.append(f"figures/{image.name}")
+        if not any(figures.iterdir()):
+            figures.rmdir()
+            removed.append("figures/")
+    return removed
+
+
+def discard_run_dir(run_dir: Path, *, created: bool) -> None:
+    """After a failed or interrupted single run: leave nothing that could pass for a
+    result. A folder this run created is removed; a folder the user supplied is
+    emptied of tfrsim's files (and of Hydra's ``.hydra/`` written by this run)."""
+    if created:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    clear_partial(run_dir)
+    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+
+
+@contextmanager
+def job_lock(job_dir: Path) -> Iterator[bool]:
+    """Hold the lock of a job folder while running the job (``fcntl.flock``).
+
+    Yields True if this process holds the lock, False if another process does (it is
+    running the job: leave its files alone). The lock is released when the block ends
+    or the process dies, whatever the way (no stale lock after a crash).
+    """
+    job_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(job_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def ensure_fresh(run_dir: Path) -> None:

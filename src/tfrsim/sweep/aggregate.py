@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ import yaml
 from tqdm.auto import tqdm
 
 from tfrsim.analysis.estimands import ESTIMAND_COLUMNS
+from tfrsim.exits import BAD_CONFIG, JOB_FAILED, OK, run_command
 from tfrsim.files import atomic_path
 from tfrsim.output import COMPLETE_MARKER, ERROR_FILE, IncompleteResultError, read_summary
-from tfrsim.sweep.naming import HASH_CHARS
+from tfrsim.sweep.naming import DEFAULT_SLUG, HASH_CHARS, slug
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,8 @@ JOB_COLUMNS: tuple[str, ...] = (
     "n_patients",
     "alpha",
 )
-#: Job statuses in the table.
-DONE, FAILED, INCOMPLETE = "done", "failed", "incomplete"
+#: Job statuses in the table (``not_started``: in the sweep's grid, but no folder).
+DONE, FAILED, INCOMPLETE, NOT_STARTED = "done", "failed", "incomplete", "not_started"
 #: libyaml's loader when PyYAML has it: ~10x faster on the hundreds of job configs.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _HASH_SUFFIX = re.compile(rf"-[0-9a-f]{{{HASH_CHARS}}}$")
@@ -91,21 +93,73 @@ def _job_info(job_dir: Path) -> dict[str, Any]:
 
 def job_rows(job_dir: Path) -> list[dict[str, Any]]:
     """Rows of one job: its identity and overrides, times each estimand (one row if
-    the job failed or is incomplete, with the error)."""
-    info = _job_info(job_dir)
-    info.update(parse_overrides(_load_yaml(job_dir / ".hydra" / "overrides.yaml") or []))
+    the job failed or is incomplete, with the error naming the job and the file)."""
+    try:
+        info = _job_info(job_dir)
+        info.update(parse_overrides(_load_yaml(job_dir / ".hydra" / "overrides.yaml") or []))
+    except (OSError, yaml.YAMLError, AttributeError) as err:
+        message = f"job {job_dir.name}: Hydra's record of the job is unreadable: {err}"
+        return [{"job": job_dir.name, "status": INCOMPLETE, "error": message, "estimand": ""}]
     if (job_dir / COMPLETE_MARKER).is_file():
         try:
             summary = read_summary(job_dir)
-        except IncompleteResultError as err:
-            return [{**info, "status": INCOMPLETE, "error": str(err), "estimand": ""}]
+        except (IncompleteResultError, OSError) as err:
+            message = f"job {job_dir.name}: unreadable result: {err}"
+            return [{**info, "status": INCOMPLETE, "error": message, "estimand": ""}]
         return [{**info, "status": DONE, "error": "", **row} for row in summary["estimands"]]
     if (job_dir / ERROR_FILE).is_file():
-        error = json.loads((job_dir / ERROR_FILE).read_text(encoding="utf-8"))
-        status, message = FAILED, f"{error['error_type']}: {error['message']}"
+        try:
+            error = json.loads((job_dir / ERROR_FILE).read_text(encoding="utf-8"))
+            status, message = FAILED, f"{error['error_type']}: {error['message']}"
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            status = FAILED
+            message = f"job {job_dir.name}: failed; its {ERROR_FILE} is unreadable: {err}"
     else:
         status, message = INCOMPLETE, "no results (the job was interrupted or is running)"
     return [{**info, "status": status, "error": message, "estimand": ""}]
+
+
+def expected_jobs(sweep_dir: Path) -> list[tuple[str, dict[str, Any]]] | None:
+    """The jobs of a sweep's grid, from Hydra's ``multirun.yaml`` (basic sweeper).
+
+    Returns
+    -------
+    list of (str, dict) or None
+        Per job, the readable part of its folder name (before the config hash) and its
+        overrides; None when the grid cannot be told (no ``multirun.yaml``, another
+        sweeper).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = sweep_dir / "multirun.yaml"
+    try:
+        cfg = (_load_yaml(path) or {}).get("hydra") or {}
+        sweeper = cfg.get("sweeper") or {}
+        if "BasicSweeper" not in str(sweeper.get("_target_", "BasicSweeper")):
+            return None
+        lines = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
+        lines += [str(o) for o in (cfg.get("overrides") or {}).get("task") or []]
+        dirname = ((cfg.get("job") or {}).get("config") or {}).get("override_dirname") or {}
+        exclude = set(dirname.get("exclude_keys") or [])
+        kv_sep, item_sep = dirname.get("kv_sep", "="), dirname.get("item_sep", ",")
+        parser = OverridesParser.create()
+        final: dict[str, list[str]] = {}
+        for override in parser.parse_overrides(lines):
+            key = override.get_key_element()
+            if override.is_sweep_override():
+                final[key] = [f"{key}={v}" for v in override.sweep_string_iterator()]
+            else:
+                final[key] = [f"{key}={override.get_value_element_as_str()}"]
+        jobs = []
+        for combination in product(*final.values()):
+            parsed = parser.parse_overrides(list(combination))
+            kept = sorted(str(o.input_line) for o in parsed if o.key_or_group not in exclude)
+            name = item_sep.join(kept).replace("=", kv_sep)
+            jobs.append((slug(name) if name else DEFAULT_SLUG, parse_overrides(list(combination))))
+        return jobs
+    except Exception as err:  # the grid is a cross-check: say so, never fail over it
+        log.warning("cannot tell the jobs of %s from %s: %s", sweep_dir, path, err)
+        return None
 
 
 def _latest_per_job(folders: list[Path]) -> list[Path]:
@@ -147,27 +201,44 @@ def aggregate_sweep(sweep_dir: str | Path, *, progress: bool = False) -> pd.Data
     -------
     pandas.DataFrame
         One row per job and estimand: :data:`JOB_COLUMNS` (``status`` is ``done``,
-        ``failed`` or ``incomplete``; ``error`` says why), one column per override
+        ``failed``, ``incomplete`` or ``not_started`` — in the sweep's grid
+        (``multirun.yaml``) but without a folder; ``error`` says why), one column per override
         key (e.g. ``cohort.n_patients``, ``replicate``), then
         :data:`~tfrsim.analysis.estimands.ESTIMAND_COLUMNS`. A failed or incomplete
         job has one row, with an empty ``estimand``.
 
     Raises
     ------
-    FileNotFoundError
-        If ``sweep_dir`` holds no job folder.
+    SweepNotFoundError
+        If ``sweep_dir`` holds no job folder and no sweep record.
     """
     folder = Path(sweep_dir)
     jobs = _latest_per_job(job_folders(folder))
-    if not jobs:
-        raise FileNotFoundError(
+    expected = expected_jobs(folder)
+    if not jobs and not expected:
+        raise SweepNotFoundError(
             f"{folder} holds no job folder (sub-folders with .hydra/overrides.yaml); "
             "pass the folder of a sweep, e.g. results/multirun/power/default"
         )
     rows: list[dict[str, Any]] = []
     for job in tqdm(jobs, desc="aggregating", unit="job", disable=None if progress else True):
         rows.extend(job_rows(job))
+    started = {_HASH_SUFFIX.sub("", job.name) for job in jobs}
+    for name, job_overrides in expected or []:
+        if name not in started:
+            rows.append(
+                {
+                    "job": name,
+                    **job_overrides,
+                    "status": NOT_STARTED,
+                    "error": "no job folder: the job never started (the sweep was interrupted?)",
+                    "estimand": "",
+                }
+            )
     table = pd.DataFrame(rows)
+    for column in JOB_COLUMNS:
+        if column not in table.columns:
+            table[column] = None
     overrides = [c for c in table.columns if c not in JOB_COLUMNS and c not in ESTIMAND_COLUMNS]
     for column in ESTIMAND_COLUMNS:
         if column not in table.columns:
@@ -178,6 +249,13 @@ def aggregate_sweep(sweep_dir: str | Path, *, progress: bool = False) -> pd.Data
     return table
 
 
+class SweepNotFoundError(FileNotFoundError):
+    """The folder is not a sweep (no job folder, no ``multirun.yaml``)."""
+
+    #: A bad argument: exit status 2 (:mod:`tfrsim.exits`).
+    exit_code: int = BAD_CONFIG
+
+
 @dataclass(frozen=True)
 class SweepReport:
     """What :func:`write_sweep` found and wrote.
@@ -185,8 +263,8 @@ class SweepReport:
     Attributes
     ----------
     sweep_dir : Path
-    n_jobs, n_done, n_failed, n_incomplete : int
-        Job counts by status.
+    n_jobs, n_done, n_failed, n_incomplete, n_not_started : int
+        Job counts by status (``n_jobs`` counts the grid's jobs never started too).
     experiment : str or None
         The experiment of the sweep (None: a plain sweep).
     files : tuple of Path
@@ -200,6 +278,8 @@ class SweepReport:
     n_incomplete: int
     experiment: str | None
     files: tuple[Path, ...]
+    n_not_started: int = 0
+    problems: tuple[str, ...] = ()
 
 
 def sweep_experiment(sweep_dir: Path) -> str | None:
@@ -214,9 +294,10 @@ def sweep_experiment(sweep_dir: Path) -> str | None:
     return None
 
 
-def write_table(table: pd.DataFrame, sweep_dir: Path) -> list[Path]:
-    """Write the sweep table as Parquet and CSV (atomically) into ``sweep_dir``."""
-    paths = [sweep_dir / TABLE_PARQUET, sweep_dir / TABLE_CSV]
+def write_table(table: pd.DataFrame, out_dir: Path) -> list[Path]:
+    """Write the sweep table as Parquet and CSV (atomically: a table already there is
+    replaced whole or not at all) into ``out_dir``."""
+    paths = [out_dir / TABLE_PARQUET, out_dir / TABLE_CSV]
     with atomic_path(paths[0]) as tmp:
         table.to_parquet(tmp, index=False)
     with atomic_path(paths[1]) as tmp:
@@ -224,8 +305,39 @@ def write_table(table: pd.DataFrame, sweep_dir: Path) -> list[Path]:
     return paths
 
 
+def report_table(
+    table: pd.DataFrame,
+    sweep_dir: Path,
+    experiment: str | None = None,
+    files: tuple[Path, ...] = (),
+) -> SweepReport:
+    """Count a sweep table's jobs by status; the problem of every job without results."""
+    jobs = table.drop_duplicates("job")
+    status = jobs["status"]
+    problems = tuple(
+        f"{row['job']}: {row['status']}: {row['error']}"
+        for row in jobs.to_dict("records")
+        if row["status"] != DONE
+    )
+    return SweepReport(
+        sweep_dir=sweep_dir,
+        n_jobs=int(status.size),
+        n_done=int((status == DONE).sum()),
+        n_failed=int((status == FAILED).sum()),
+        n_incomplete=int((status == INCOMPLETE).sum()),
+        experiment=experiment,
+        files=files,
+        n_not_started=int((status == NOT_STARTED).sum()),
+        problems=problems,
+    )
+
+
 def write_sweep(
-    sweep_dir: str | Path, *, figure: bool = True, progress: bool = False
+    sweep_dir: str | Path,
+    *,
+    figure: bool = True,
+    progress: bool = False,
+    out_dir: str | Path | None = None,
 ) -> SweepReport:
     """Aggregate a sweep and write its table, and the experiment's summary and figure.
 
@@ -238,6 +350,8 @@ def write_sweep(
         (``<experiment>.png``), when the sweep ran a known experiment.
     progress : bool, default False
         Progress bar over the jobs (on a terminal only).
+    out_dir : str or Path, optional
+        Where to write (default: the sweep folder), e.g. when that is read-only.
 
     Returns
     -------
@@ -246,55 +360,78 @@ def write_sweep(
     from tfrsim.sweep.experiments import EXPERIMENTS, write_experiment
 
     folder = Path(sweep_dir)
+    out = folder if out_dir is None else Path(out_dir)
     table = aggregate_sweep(folder, progress=progress)
-    files = write_table(table, folder)
+    files = write_table(table, out)
     experiment = sweep_experiment(folder)
     if figure and experiment in EXPERIMENTS and (table["status"] == DONE).any():
-        files += write_experiment(experiment, table, folder)
-    status = table.drop_duplicates("job")["status"]
-    return SweepReport(
-        sweep_dir=folder,
-        n_jobs=int(status.size),
-        n_done=int((status == DONE).sum()),
-        n_failed=int((status == FAILED).sum()),
-        n_incomplete=int((status == INCOMPLETE).sum()),
-        experiment=experiment,
-        files=tuple(files),
-    )
+        files += write_experiment(experiment, table, out)
+    return report_table(table, folder, experiment, tuple(files))
 
 
 def describe(report: SweepReport) -> str:
-    """One line per fact, for the terminal."""
+    """One line per fact, for the terminal (every job without results named)."""
     lines = [
         f"sweep {report.sweep_dir}: {report.n_jobs} jobs, {report.n_done} with results, "
-        f"{report.n_failed} failed, {report.n_incomplete} incomplete",
+        f"{report.n_failed} failed, {report.n_incomplete} incomplete, "
+        f"{report.n_not_started} not started",
     ]
+    lines += [f"  {problem}" for problem in report.problems[:20]]
+    if len(report.problems) > 20:
+        lines.append(f"  … and {len(report.problems) - 20} more (see the sweep table)")
     lines += [f"  wrote {path}" for path in report.files]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of ``tfrsim-aggregate SWEEP_DIR``: write the sweep table and figure.
-
-    Exits with status 1 if a job failed or is incomplete, 2 if the folder holds no job.
-    """
+def _aggregate_command(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="tfrsim-aggregate",
         description="Collect the jobs of a tfrsim sweep into sweep_table.parquet/.csv "
-        "and draw the experiment's figure.",
+        "and draw the experiment's figure. Exit status: 0 every job has results, 2 not "
+        "a sweep folder, 3 cannot read or write (try --out or --print), 4 a job failed, "
+        "is incomplete or never started; --debug shows tracebacks.",
     )
     parser.add_argument("sweep_dir", type=Path, help="the sweep folder (hydra.sweep.dir)")
     parser.add_argument("--no-figure", action="store_true", help="skip the figure")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write the table (and figure) into DIR instead of the sweep folder",
+    )
+    where.add_argument(
+        "--print",
+        action="store_true",
+        dest="print_table",
+        help="print the table as CSV to standard output and write nothing",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        report = write_sweep(args.sweep_dir, figure=not args.no_figure, progress=True)
-    except FileNotFoundError as err:
-        print(f"tfrsim-aggregate: {err}", file=sys.stderr)
-        sys.exit(2)
-    print(describe(report))
-    if report.n_failed or report.n_incomplete:
-        sys.exit(1)
+    if args.print_table:
+        table = aggregate_sweep(args.sweep_dir)
+        table.to_csv(sys.stdout, index=False)
+        report = report_table(table, args.sweep_dir, sweep_experiment(args.sweep_dir))
+        print(describe(report), file=sys.stderr)
+    else:
+        report = write_sweep(
+            args.sweep_dir, figure=not args.no_figure, progress=True, out_dir=args.out
+        )
+        print(describe(report))
+    if report.n_failed or report.n_incomplete or report.n_not_started:
+        return JOB_FAILED
+    return OK
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``tfrsim-aggregate SWEEP_DIR [--out DIR | --print]``.
+
+    Exit statuses (:mod:`tfrsim.exits`): 0 every job has results; 2 the folder is not
+    a sweep; 3 an I/O error (e.g. a read-only sweep folder: use ``--out`` or
+    ``--print``); 4 a job failed, is incomplete or never started.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    run_command("tfrsim-aggregate", lambda: _aggregate_command(args), args)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,26 @@
 """Hydra callback: the sweep table at the end of every multirun, and its exit status.
 
 Registered in ``conf/config.yaml`` under ``hydra.callbacks``. It runs in the process
-that launched the sweep (not in the workers): before the jobs start it clears the
-status folder the jobs report to, shows a progress bar over the jobs (on a terminal
-only), and after the last job it writes the sweep table and the experiment's figure,
-says how many jobs ran, were skipped (already complete) or failed, and exits with
-status 1 if any failed.
+that launched the sweep (not in the workers): before the jobs start it gives this
+invocation its own status folder (jobs report to it; a second copy of the same sweep
+has another), shows a progress bar over the jobs (on a terminal only), and after the
+last job it writes the sweep table and the experiment's figure and says how many jobs
+ran, were skipped (complete, or running in another invocation) or failed.
+
+Hydra turns an exception raised by a callback into a warning and exits 0, so the
+end-of-sweep step never raises: it records the sweep's exit status, which
+``tfrsim``'s ``main()`` returns after Hydra is done (:func:`sweep_exit_status`):
+0 when every job has a result, 4 when a job failed or has none, and the status of the
+error (see :mod:`tfrsim.exits`) when the table could not be built — the stale table
+of an earlier multirun is then removed, never left to pass for this one's.
 """
 
 import json
 import logging
+import os
 import shutil
-import sys
 import threading
+import uuid
 from itertools import product
 from pathlib import Path
 from typing import Any
@@ -22,8 +30,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from tfrsim.sweep.aggregate import describe, write_sweep
-from tfrsim.sweep.job import DONE, FAILED, SKIPPED, STATUS_DIR
+from tfrsim.exits import JOB_FAILED, OK, exit_code, one_line
+from tfrsim.sweep.aggregate import TABLE_CSV, TABLE_PARQUET, describe, write_sweep
+from tfrsim.sweep.job import BUSY, DONE, FAILED, SKIPPED, SWEEP_ID_ENV, status_dir
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +59,25 @@ def count_jobs(config: DictConfig) -> int | None:
         return None
 
 
-def read_statuses(sweep_dir: Path) -> dict[str, int]:
-    """Jobs of the current multirun by status (``done``, ``skipped``, ``failed``)."""
-    counts = {DONE: 0, SKIPPED: 0, FAILED: 0}
-    for path in (sweep_dir / STATUS_DIR).glob("*.json"):
+#: Exit status of the last multirun in this process (None: no multirun ended).
+_EXIT_STATUS: list[int | None] = [None]
+
+
+def sweep_exit_status() -> int:
+    """The exit status recorded by the last multirun's end-of-sweep step (0 if none ran).
+
+    A multirun that started but whose end-of-sweep step never completed reports 1.
+    """
+    status, _EXIT_STATUS[0] = _EXIT_STATUS[0], None
+    return OK if status is None else status
+
+
+def read_statuses(sweep_dir: Path, sweep_id: str | None = None) -> dict[str, int]:
+    """Jobs of one multirun invocation by status (``done``, ``skipped``, ``busy``,
+    ``failed``)."""
+    counts = {DONE: 0, SKIPPED: 0, BUSY: 0, FAILED: 0}
+    folder = status_dir(sweep_dir, sweep_id or os.environ.get(SWEEP_ID_ENV, ""))
+    for path in folder.glob("*.json"):
         try:
             status = json.loads(path.read_text(encoding="utf-8"))["status"]
         except (OSError, ValueError, KeyError):
@@ -78,8 +102,11 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        # Statuses of an earlier multirun in this folder must not be counted again.
-        shutil.rmtree(sweep_dir / STATUS_DIR, ignore_errors=True)
+        # Fail closed: until the end-of-sweep step has run to its end, the status is 1.
+        _EXIT_STATUS[0] = 1
+        # This invocation's own status folder (workers inherit the environment), so a
+        # second copy of the same sweep never clears or counts this one's statuses.
+        os.environ[SWEEP_ID_ENV] = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         total = count_jobs(config)
         self._stop.clear()
         self._thread = threading.Thread(
@@ -98,23 +125,60 @@ class SweepCallback(Callback):
                     return
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            _EXIT_STATUS[0] = self._finish(config)
+        except BaseException as err:  # never let Hydra swallow a failed end of sweep
+            _EXIT_STATUS[0] = exit_code(err)
+            print(f"tfrsim: error: no sweep table: {one_line(err)}", flush=True)
+        finally:
+            shutdown_workers()
+
+    def _finish(self, config: DictConfig) -> int:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        counts = read_statuses(sweep_dir)
-        report = write_sweep(sweep_dir, progress=True)
+        sweep_id = os.environ.get(SWEEP_ID_ENV, "")
+        counts = read_statuses(sweep_dir, sweep_id)
+        shutil.rmtree(status_dir(sweep_dir, sweep_id), ignore_errors=True)
+        try:
+            report = write_sweep(sweep_dir, progress=True)
+        except BaseException:
+            # A table of an earlier multirun must not pass for this one's.
+            for name in (TABLE_PARQUET, TABLE_CSV):
+                path = sweep_dir / name
+                try:
+                    if path.is_file():
+                        path.unlink()
+                except OSError as err:
+                    log.error("cannot remove the stale sweep table %s: %s", path, err)
+            raise
+        busy = f", {counts[BUSY]} running in another invocation" if counts[BUSY] else ""
         print(
             f"sweep: {counts[DONE]} jobs run, {counts[SKIPPED]} skipped (complete results "
-            f"found), {counts[FAILED]} failed"
+            f"found){busy}, {counts[FAILED]} failed"
         )
         print(describe(report))
-        if counts[FAILED] or report.n_failed:
-            failed = max(counts[FAILED], report.n_failed)
-            log.error(
-                "%d job(s) failed; their errors are in the sweep table and in each job's "
-                "error.json. Fix the cause and run the same command again: complete jobs "
-                "are skipped",
-                failed,
+        failed = max(counts[FAILED], report.n_failed)
+        missing = report.n_incomplete + report.n_not_started
+        if failed or missing:
+            print(
+                f"tfrsim: error: {failed} job(s) failed, {missing} without results; the "
+                "errors are in the sweep table and in each job's error.json. Fix the cause "
+                "and run the same command again: complete jobs are skipped",
+                flush=True,
             )
-            sys.exit(1)
+            return JOB_FAILED
+        return OK
+
+
+def shutdown_workers() -> None:
+    """Stop joblib's (loky) worker processes now rather than after their idle timeout
+    (5 minutes), so no worker of this sweep outlives it."""
+    try:
+        from joblib.externals.loky import reusable_executor
+    except ImportError:  # pragma: no cover - joblib is a dependency
+        return
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)

@@ -3,12 +3,17 @@
 These are the functions a launcher runs (joblib, submitit, Ray): module-level, taking
 a composed config and returning a small picklable :class:`JobOutcome`. In a sweep a
 job never raises for a failed study: it writes ``error.json`` into its folder and
-reports ``failed``, so one bad job does not stop the others; the sweep callback then
-exits non-zero (see :mod:`tfrsim.sweep.callback`).
+reports ``failed``, so one bad job does not stop the others; the sweep then exits
+with status 4 (see :mod:`tfrsim.sweep.callback`).
+
+A job holds the lock of its folder (:func:`tfrsim.output.job_lock`) while it checks,
+clears and writes it: when two copies of one sweep run at once, each job runs in one
+of them; the other reports it as ``busy`` and never touches its files.
 """
 
 import json
 import logging
+import os
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -20,14 +25,22 @@ from omegaconf import DictConfig, OmegaConf
 from tfrsim.config.translate import to_params
 from tfrsim.execution import StudyResult
 from tfrsim.files import write_text
-from tfrsim.output import ERROR_FILE, RUN_FILES, is_complete, write_study
+from tfrsim.output import ERROR_FILE, clear_partial, is_complete, job_lock, write_study
 
 log = logging.getLogger(__name__)
 
 #: Folder of the sweep where each job of the current multirun reports its status.
 STATUS_DIR: str = ".tfrsim_status"
-#: Job statuses.
-DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+#: Environment variable naming the multirun invocation (set by the sweep callback,
+#: inherited by the workers): each invocation counts its own statuses.
+SWEEP_ID_ENV: str = "TFRSIM_SWEEP_ID"
+#: Job statuses (``busy``: another invocation holds the job's lock and is running it).
+DONE, SKIPPED, BUSY, FAILED = "done", "skipped", "busy", "failed"
+
+
+def status_dir(sweep_dir: Path, sweep_id: str) -> Path:
+    """Where the jobs of one multirun invocation report their status."""
+    return sweep_dir / STATUS_DIR / (sweep_id or "unknown")
 
 
 @dataclass(frozen=True)
@@ -38,8 +51,9 @@ class JobOutcome:
     ----------
     job_dir : str
         The job's folder.
-    status : {"done", "skipped", "failed"}
-        Ran to completion; found complete results and skipped; failed.
+    status : {"done", "skipped", "busy", "failed"}
+        Ran to completion; found complete results and skipped; left alone because
+        another invocation is running it; failed.
     error : str
         ``"Type: message"`` of the failure (empty unless failed).
     seconds : float
@@ -77,30 +91,10 @@ def execute(cfg: DictConfig, run_dir: Path, *, progress: bool) -> StudyResult:
 def clear_failed(job_dir: Path) -> list[str]:
     """Remove what an earlier, failed attempt of this job left (tfrsim's own files only).
 
-    Only called on folders without the complete marker: they hold no finished result.
+    Only called on folders without the complete marker, by the holder of the job's
+    lock: they hold no finished result and nobody else is writing them.
     """
-    removed = []
-    # The run's own files, including any analysis table (*.csv) of a registered analysis.
-    names = {*RUN_FILES, ERROR_FILE, *(p.name for p in job_dir.glob("*.csv"))}
-    for name in sorted(names):
-        path = job_dir / name
-        if path.is_file():
-            path.unlink()
-            removed.append(name)
-    # Temporary files of an interrupted atomic write (see results.atomic_path).
-    for folder in (job_dir, job_dir / "figures"):
-        for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
-            tmp.unlink()
-            removed.append(tmp.relative_to(job_dir).as_posix())
-    figures = job_dir / "figures"
-    if figures.is_dir():
-        for image in [*figures.glob("*.png"), *figures.glob("*.pdf"), *figures.glob("*.svg")]:
-            image.unlink()
-            removed.append(f"figures/{image.name}")
-        if not any(figures.iterdir()):
-            figures.rmdir()
-            removed.append("figures/")
-    return removed
+    return clear_partial(job_dir)
 
 
 def write_error(job_dir: Path, exc: BaseException) -> None:
@@ -116,7 +110,8 @@ def write_error(job_dir: Path, exc: BaseException) -> None:
 def report_status(sweep_dir: Path, outcome: JobOutcome) -> None:
     """Leave the job's status where the sweep callback counts it (one file per job)."""
     name = Path(outcome.job_dir).name
-    write_text(sweep_dir / STATUS_DIR / f"{name}.json", json.dumps(asdict(outcome)) + "\n")
+    folder = status_dir(sweep_dir, os.environ.get(SWEEP_ID_ENV, ""))
+    write_text(folder / f"{name}.json", json.dumps(asdict(outcome)) + "\n")
 
 
 def run_sweep_job(cfg: DictConfig) -> JobOutcome:
@@ -135,31 +130,43 @@ def run_sweep_job(cfg: DictConfig) -> JobOutcome:
     hydra_cfg = HydraConfig.get()
     job_dir = Path(hydra_cfg.runtime.output_dir)
     sweep_dir = Path(hydra_cfg.sweep.dir)
+    with job_lock(job_dir) as held:
+        if held:
+            outcome = _run_locked(cfg, job_dir)
+        else:
+            log.info("job %s: running in another invocation, left alone", job_dir.name)
+            outcome = JobOutcome(str(job_dir), BUSY)
+    report_status(sweep_dir, outcome)
+    return outcome
+
+
+def _run_locked(cfg: DictConfig, job_dir: Path) -> JobOutcome:
     start = time.perf_counter()
     if is_complete(job_dir):
         log.info("job %s: complete results found, skipped", job_dir.name)
-        outcome = JobOutcome(str(job_dir), SKIPPED)
-    else:
-        leftovers = clear_failed(job_dir)
-        if leftovers:
-            log.info("job %s: retrying; removed %s of a failed attempt", job_dir.name, leftovers)
-        try:
-            result = execute(cfg, job_dir, progress=False)
-        except Exception as exc:  # a job's failure is data for the sweep table
-            write_error(job_dir, exc)
-            log.error("job %s failed: %s: %s", job_dir.name, type(exc).__name__, exc)
-            outcome = JobOutcome(
-                str(job_dir), FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - start
-            )
-        else:
-            seconds = time.perf_counter() - start
-            log.info(
-                "job %s: done in %.1f s (%d patients, %d relapses)",
-                job_dir.name,
-                seconds,
-                len(result.patients),
-                int(result.patients["event"].sum()),
-            )
-            outcome = JobOutcome(str(job_dir), DONE, seconds=seconds)
-    report_status(sweep_dir, outcome)
-    return outcome
+        return JobOutcome(str(job_dir), SKIPPED)
+    leftovers = clear_failed(job_dir)
+    if leftovers:
+        log.info("job %s: retrying; removed %s of a failed attempt", job_dir.name, leftovers)
+    try:
+        result = execute(cfg, job_dir, progress=False)
+    except Exception as exc:  # a job's failure is data for the sweep table
+        clear_partial(job_dir)
+        write_error(job_dir, exc)
+        log.error("job %s failed: %s: %s", job_dir.name, type(exc).__name__, exc)
+        return JobOutcome(
+            str(job_dir), FAILED, f"{type(exc).__name__}: {exc}", time.perf_counter() - start
+        )
+    except BaseException:
+        # Interrupted: leave no partial result (the job runs again next time).
+        clear_partial(job_dir)
+        raise
+    seconds = time.perf_counter() - start
+    log.info(
+        "job %s: done in %.1f s (%d patients, %d relapses)",
+        job_dir.name,
+        seconds,
+        len(result.patients),
+        int(result.patients["event"].sum()),
+    )
+    return JobOutcome(str(job_dir), DONE, seconds=seconds)

@@ -33,7 +33,7 @@ HASH_CHARS: int = 8
 #: Name of the sweep folder when no override was given on the command line.
 DEFAULT_SLUG: str = "default"
 #: Top-level config keys that do not change a job's results (left out of its hash).
-NOT_RESULTS: tuple[str, ...] = ("hydra", "output")
+NOT_RESULTS: tuple[str, ...] = ("hydra", "output", "limits")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+@%-]+")
 
@@ -90,9 +90,11 @@ def sweep_name(
     return name
 
 
-def config_hash(cfg: DictConfig) -> str:
-    """Short hash of a job's resolved configuration, without Hydra's and output settings."""
-    keys = [str(k) for k in cfg if k not in NOT_RESULTS]
+def config_hash(cfg: DictConfig, leave_out: Iterable[str] = NOT_RESULTS) -> str:
+    """Short hash of a resolved configuration, without the top-level keys ``leave_out``
+    (by default Hydra's, output and limits settings: what does not change results)."""
+    left_out = set(leave_out)
+    keys = [str(k) for k in cfg if k not in left_out]
     data = OmegaConf.to_container(OmegaConf.masked_copy(cfg, keys), resolve=True)
     return short_hash(json.dumps(data, sort_keys=True, default=str))
 
@@ -119,7 +121,9 @@ def _job_resolver(override_dirname: Any, *, _root_: DictConfig) -> str:
 
 
 def _config_resolver(*, _root_: DictConfig) -> str:
-    return config_hash(_root_)
+    # A single run's folder: the whole config but Hydra's, output settings included
+    # (two runs differing only in what they write never look like one).
+    return config_hash(_root_, leave_out=("hydra",))
 
 
 def register_resolvers() -> None:
@@ -135,6 +139,7 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("tfrsim_job_name"):
         OmegaConf.register_new_resolver("tfrsim_job_name", _job_resolver)
     if not OmegaConf.has_resolver("tfrsim_config_hash"):
-        # Single-run folders: two runs started in the same second with different
-        # configurations never share a folder.
+        # Single-run folders: runs started in the same second with different
+        # configurations get different names (identical ones a -2, -3... suffix,
+        # tfrsim.output.claim_run_dir).
         OmegaConf.register_new_resolver("tfrsim_config_hash", _config_resolver)
