@@ -44,6 +44,8 @@ class Course:
     clone_rate_per_month: NDArray[np.float64]
     initial_pct: float
     plateau_pct: float
+    clone_ceiling_pct: NDArray[np.float64] | None = None
+    clone_escape_month: NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.relapse_month.shape[0])
@@ -66,6 +68,8 @@ class Course:
         if self.clone_patient.size == 0:
             return level
         elapsed = months[self.clone_patient] - self.clone_onset_month[:, None]
+        if self.clone_ceiling_pct is not None and self.clone_escape_month is not None:
+            elapsed = elapsed - self._held_months(months[self.clone_patient])
         log_level = np.log(self.initial_pct) + self.clone_rate_per_month[:, None] * elapsed
         clone = np.where(elapsed > 0, np.exp(np.minimum(log_level, np.log(self.plateau_pct))), 0.0)
         # Clones are sorted by patient: sum each patient's run of clones at once.
@@ -73,6 +77,18 @@ class Course:
         owners = self.clone_patient[starts]
         level[owners] += np.add.reduceat(clone, starts, axis=0)
         return level
+
+
+    def _held_months(self, clone_months: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Months each clone has spent held at its ceiling by ``clone_months`` (m, v)."""
+        assert self.clone_ceiling_pct is not None and self.clone_escape_month is not None
+        controlled = np.isfinite(self.clone_ceiling_pct)
+        ceiling = np.where(controlled, self.clone_ceiling_pct, self.initial_pct)
+        reach = self.clone_onset_month + np.log(ceiling / self.initial_pct) / (
+            self.clone_rate_per_month
+        )
+        hold = np.where(controlled, self.clone_escape_month - reach, 0.0)
+        return np.clip(clone_months - reach[:, None], 0.0, hold[:, None])
 
 
 def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.float64]:
