@@ -7,6 +7,10 @@ name says otherwise (``*_years``).
 """
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tfrsim.disease.immune import ImmuneParams
 
 #: Sokal risk groups, in increasing order of risk (Sokal 1984 cut-offs 0.8 / 1.2).
 SOKAL_GROUPS: tuple[str, ...] = ("low", "intermediate", "high")
@@ -409,7 +413,7 @@ class StudyParams:
         Stage parameters.
     model_name : str
         Name of the registered disease model.
-    model : ClonalParams or MixtureCureParams
+    model : ClonalParams, MixtureCureParams or ImmuneParams
         Parameters of that model.
     chunk_size : int
         Patients simulated at once (memory bound; does not change results).
@@ -423,5 +427,5 @@ class StudyParams:
     monitoring: MonitoringParams
     analysis: AnalysisParams
     model_name: str
-    model: ClonalParams | MixtureCureParams
+    model: "ClonalParams | MixtureCureParams | ImmuneParams"
     chunk_size: int = 100_000

@@ -8,12 +8,14 @@ from tfrsim.config.schema import (
     Config,
     MixtureCureModelConfig,
 )
+from tfrsim.disease.immune import ImmuneModelConfig
 
 #: Schema names, referenced from the ``defaults`` lists of the YAML files.
 SCHEMAS = {
     (None, "config_schema"): Config,
     ("model", "clonal_schema"): ClonalModelConfig,
     ("model", "mixture_cure_schema"): MixtureCureModelConfig,
+    ("model", "immune_schema"): ImmuneModelConfig,
     ("analysis", "analysis_schema"): AnalysisConfig,
 }
 

@@ -35,6 +35,7 @@ from tfrsim.config.params import (
     ScheduleSegment,
     StudyParams,
 )
+from tfrsim.disease import immune
 from tfrsim.disease.clonal import MAX_CLONES, MAX_MEAN_CLONES
 from tfrsim.disease.registry import MODELS
 from tfrsim.monitoring.rules import RULES
@@ -349,7 +350,9 @@ def _course_levels(cfg: Any) -> dict[str, float]:
     }
 
 
-def _model(cfg: Any) -> ClonalParams | MixtureCureParams:
+def _model(cfg: Any) -> ClonalParams | MixtureCureParams | immune.ImmuneParams:
+    if isinstance(cfg, immune.ImmuneModelConfig):
+        return immune.params_from_config(cfg)
     if isinstance(cfg, s.ClonalModelConfig):
         return ClonalParams(
             theta0=_theta0(cfg.theta0),

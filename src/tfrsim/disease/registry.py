@@ -14,6 +14,7 @@ from tfrsim.cohort.sample import Cohort
 from tfrsim.config.params import ClonalParams, MixtureCureParams
 from tfrsim.disease.clonal import simulate_clonal
 from tfrsim.disease.course import Course
+from tfrsim.disease.immune import ImmuneParams, simulate_immune
 from tfrsim.disease.mixture_cure import simulate_mixture_cure
 
 
@@ -29,6 +30,7 @@ class DiseaseModel:
 MODELS: dict[str, DiseaseModel] = {
     "clonal": DiseaseModel("clonal", ClonalParams, simulate_clonal),
     "mixture_cure": DiseaseModel("mixture_cure", MixtureCureParams, simulate_mixture_cure),
+    "immune": DiseaseModel("immune", ImmuneParams, simulate_immune),
 }
 
 
