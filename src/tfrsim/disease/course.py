@@ -75,9 +75,19 @@ class Course:
         # Clones are sorted by patient: sum each patient's run of clones at once.
         starts = np.flatnonzero(np.r_[True, np.diff(self.clone_patient) != 0])
         owners = self.clone_patient[starts]
-        level[owners] += np.add.reduceat(clone, starts, axis=0)
+        if self.clone_ceiling_pct is None or self.clone_escape_month is None:
+            level[owners] += np.add.reduceat(clone, starts, axis=0)
+            return level
+        # Immune control bounds the patient's controlled (not yet escaped) burden at
+        # its ceiling (one ceiling per patient); escaped clones add on top.
+        with np.errstate(invalid="ignore"):
+            under = months[self.clone_patient] < self.clone_escape_month[:, None]
+        under &= np.isfinite(self.clone_ceiling_pct)[:, None]
+        controlled = np.add.reduceat(np.where(under, clone, 0.0), starts, axis=0)
+        ceiling = self.clone_ceiling_pct[starts][:, None]
+        level[owners] += np.add.reduceat(np.where(under, 0.0, clone), starts, axis=0)
+        level[owners] += np.minimum(controlled, ceiling)
         return level
-
 
     def _held_months(self, clone_months: NDArray[np.float64]) -> NDArray[np.float64]:
         """Months each clone has spent held at its ceiling by ``clone_months`` (m, v)."""
