@@ -2,31 +2,32 @@
 
 Patient *i* carries ``K_i ~ Poisson(theta_i)`` reactivatable clones,
 ``log theta_i = log theta0 + eta_i`` with ``eta_i`` the covariate effects *including
-depth at stop* (``beta_depth * (depth_log - depth_ref)``). Clone *j*:
+depth at stop* (``beta_depth * (depth_log - depth_ref)``). Clone *j* leaves quiescence
+after ``L ~ Exponential(alpha_j)`` (``alpha_j`` log-normal) and grows from ``c0``
+(% IS) at rate ``r_j`` (log-normal) per month.
 
-* leaves quiescence after ``L ~ Exponential(alpha_j)``, ``alpha_j`` log-normal;
-* grows from ``c0`` (% IS) at rate ``r_j`` (log-normal) per month;
-* with probability ``q`` is *controlled* (immune control; Clapp et al. Cancer Res
-  2015, Hähnel et al. Cancer Res 2020): it is held at a ceiling
-  ``c_j = max(c0, C)``, ``C ~ LogNormal(ceiling_median, ceiling_sigma)``, from the
-  month it reaches it, ``L + log(c_j / c0) / r_j``, for ``E ~ Exponential(lambda)``
-  months, then escapes control and grows again at ``r_j``.
+Immune control (Clapp et al. Cancer Res 2015; Hähnel et al. Cancer Res 2020) is a
+property of the *patient's* immune system: with probability ``q`` patient *i* controls
+leukaemia up to a ceiling ``c_i = max(c0, C_i)``, ``C_i ~ LogNormal(ceiling_median,
+ceiling_sigma)``. Each of a controlled patient's clones is held at ``c_i`` from the
+month it reaches it, ``L + log(c_i / c0) / r``, for ``E ~ Exponential(lambda)`` months
+(its own escape from control, e.g. an immune-evasive subclone), then grows again at
+``r``. The first month clone *j* exceeds a level ``d > c0`` is
 
-The first month clone *j* exceeds a level ``d > c0`` is
+    T_d = L + log(d / c0) / r + E * 1[patient controlled and c_i < d],
 
-    T_d = L + log(d / c0) / r + E * 1[controlled and c < d],
+so the MMR-crossing delay is ``D = T_0.1``; the latent relapse month is ``min_j D_j``.
+Given the patient's control state, delays are i.i.d. and independent of ``K_i``, so
+Poisson thinning gives, for the latent first time any clone exceeds ``d``,
 
-so the MMR-crossing delay is ``D = T_0.1`` and the latent relapse month is
-``min_j D_j``. Delays are i.i.d. across clones and independent of ``K_i``; Poisson
-thinning gives ``S_d(t | x) = exp(-theta(x) F_d(t))`` for the latent first time any
-clone exceeds ``d`` (``d = 0.1``: latent MMR loss; ``d`` near the detection limit:
-latent first positive), with
+    S_d(t | x) = (1 - p_d) exp(-theta(x) F0_d(t)) + p_d exp(-theta(x) FH_d(t)),
 
-    F_d(t) = (1 - p_d) E[A(t - g_d)] + p_d E[H(t - g_d)],   p_d = q P(C < d),
-
+``p_d = q P(C < d)``, ``F0_d(t) = E[A(t - g_d)]``, ``FH_d(t) = E[H(t - g_d)]``,
 ``g_d = log(d / c0) / r``, ``A(s) = 1 - exp(-alpha s)`` (s > 0) the latency CDF and
-``H(s)`` the CDF of ``L + E`` (hypo-exponential, closed form). Expectations over
-``alpha`` and ``r`` are numerical (:func:`level_delay_cdf`).
+``H(s)`` the CDF of ``L + E`` (hypo-exponential, closed form); expectations over
+``alpha`` and ``r`` are numerical (:func:`level_delay_cdf`). ``d = 0.1``: latent MMR
+loss; ``d`` near the detection limit: latent first positive (of a clone). The mixture
+over control states makes hazards only approximately proportional in ``x``.
 
 On top of the clones sits a persistent residual level
 ``m_i = m0 * 10 ** (-gamma * (depth_log - depth_ref)) * exp(sigma_m Z)``: a deeper
@@ -49,9 +50,8 @@ from tfrsim.config.params import MMR_PCT
 from tfrsim.disease.clonal import MAX_CLONES, MAX_MEAN_CLONES, poisson_inverse_cdf
 from tfrsim.disease.course import Course, first_crossing
 
-#: Uniform draws per clone slot: latency rate, growth rate, latency, controlled,
-#: ceiling, escape time.
-DRAWS_PER_CLONE = 6
+#: Uniform draws per clone slot: latency rate, growth rate, latency, escape time.
+DRAWS_PER_CLONE = 4
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def simulate_immune(cohort: Cohort, params: ImmuneParams, *, rng: np.random.Gene
     theta = np.minimum(
         params.theta0 * np.exp(linear_predictor(cohort, params.effects)), MAX_MEAN_CLONES
     )
-    count_rng, clone_rng, residual_rng = rng.spawn(3)
+    count_rng, clone_rng, residual_rng, control_rng = rng.spawn(4)
     # Inverse-CDF counts and a fixed (patient, slot) grid of clone draws, as in
     # clonal.py: common random numbers make the calibration objective smooth.
     n_clones = poisson_inverse_cdf(count_rng.random(n), theta, MAX_CLONES)
@@ -189,10 +189,19 @@ def simulate_immune(cohort: Cohort, params: ImmuneParams, *, rng: np.random.Gene
     alpha = params.latency_rate_per_month * np.exp(params.latency_sigma * special.ndtri(u[0]))
     rate = params.growth_rate_per_month * np.exp(params.growth_sigma * special.ndtri(u[1]))
     onset = -np.log1p(-u[2]) / alpha
-    controlled = u[3] < params.control_probability
-    ceiling_draw = params.ceiling_median_pct * np.exp(params.ceiling_sigma * special.ndtri(u[4]))
-    ceiling = np.where(controlled, np.maximum(ceiling_draw, params.initial_pct), np.inf)
-    hold = np.where(controlled, -np.log1p(-u[5]) / params.escape_rate_per_month, 0.0)
+    # Immune control and its ceiling belong to the patient; escape to each clone.
+    v = control_rng.random((n, 2)).T
+    patient_ceiling = np.where(
+        v[0] < params.control_probability,
+        np.maximum(
+            params.ceiling_median_pct * np.exp(params.ceiling_sigma * special.ndtri(v[1])),
+            params.initial_pct,
+        ),
+        np.inf,
+    )
+    ceiling = patient_ceiling[clone_patient]
+    controlled = np.isfinite(ceiling)
+    hold = np.where(controlled, -np.log1p(-u[3]) / params.escape_rate_per_month, 0.0)
     with np.errstate(invalid="ignore"):
         reach = onset + np.log(ceiling / params.initial_pct) / rate
     escape = np.where(controlled, reach + hold, np.inf)
@@ -252,7 +261,7 @@ def _hypoexponential_cdf(s: NDArray[np.float64], a: NDArray[np.float64], lam: fl
 
 
 def control_share(params: ImmuneParams, level_pct: float) -> float:
-    """``p_d = q P(C < d)``: share of clones held below ``level_pct`` before passing it."""
+    """``p_d = q P(C < d)``: share of patients whose clones are held below ``level_pct``."""
     if params.ceiling_sigma == 0:
         below = float(params.ceiling_median_pct < level_pct)
     else:
@@ -265,13 +274,15 @@ def level_delay_cdf(
     months: ArrayLike,
     params: ImmuneParams,
     level_pct: float = MMR_PCT,
+    held: bool = False,
     n_growth: int = 2000,
     n_latency: int = 96,
 ) -> NDArray[np.float64]:
-    """CDF ``F_d(t)`` of the first month one clone exceeds ``level_pct``.
+    """CDF of the first month one clone exceeds ``level_pct``, free or held.
 
-    ``F_d(t) = (1 - p_d) E[A(t - g)] + p_d E[H(t - g)]`` (module docstring). The
-    expectation over the log-normal latency rate is a Gauss–Hermite sum, over the
+    ``F0_d(t) = E[A(t - g)]`` (``held=False``) or ``FH_d(t) = E[H(t - g)]``
+    (``held=True``: the clone is held below ``d`` for an Exponential(lambda) time).
+    The expectation over the log-normal latency rate is a Gauss–Hermite sum, over the
     growth rate a midpoint rule on ``n_growth`` equiprobable quantiles (the integrand
     has a kink at ``t = g``), as in :func:`tfrsim.disease.clonal.clone_delay_cdf`.
 
@@ -282,6 +293,8 @@ def level_delay_cdf(
     params : ImmuneParams
     level_pct : float, default 0.1 (MMR)
         Level (% IS), above the initial clone level.
+    held : bool, default False
+        Clone of a controlled patient whose ceiling is below ``level_pct``.
     n_growth, n_latency : int
         Quadrature sizes.
 
@@ -300,17 +313,15 @@ def level_delay_cdf(
     rate = params.growth_rate_per_month * np.exp(params.growth_sigma * z)
     growth = np.log(level_pct / params.initial_pct) / rate
     wait = np.maximum(t[..., None] - growth, 0.0)[..., None]  # (..., n_growth, 1)
-    free = -np.expm1(-wait * alpha)
-    p = control_share(params, level_pct)
-    value = (1.0 - p) * (free @ w).mean(axis=-1)
-    if p > 0:
-        held = _hypoexponential_cdf(wait, alpha, params.escape_rate_per_month)
-        value = value + p * (held @ w).mean(axis=-1)
-    return np.asarray(value, dtype=float)
+    if held:
+        p = _hypoexponential_cdf(wait, alpha, params.escape_rate_per_month)
+    else:
+        p = -np.expm1(-wait * alpha)
+    return np.asarray((p @ w).mean(axis=-1), dtype=float)
 
 
 def clone_delay_cdf(months: ArrayLike, params: ImmuneParams) -> NDArray[np.float64]:
-    """CDF of one clone's MMR-crossing delay ``D`` (``F_d`` at 0.1 % IS)."""
+    """CDF of an uncontrolled clone's MMR-crossing delay ``L + log(0.1 / c0) / r``."""
     return level_delay_cdf(months, params, MMR_PCT)
 
 
@@ -319,11 +330,18 @@ def survival(
 ) -> NDArray[np.float64]:
     """Latent probability that no clone has exceeded ``level_pct`` by each month.
 
-    ``exp(-theta0 e^eta F_d(t))``: at MMR the latent relapse-free survival; at a
-    detection level the latent "no clone yet positive" curve.
+    ``(1 - p_d) exp(-theta F0_d(t)) + p_d exp(-theta FH_d(t))`` with
+    ``theta = theta0 e^eta`` and ``p_d = q P(C < d)`` (module docstring): at MMR the
+    latent relapse-free survival; at a detection level the latent "no clone yet
+    above it" curve.
     """
     theta = params.theta0 * np.exp(np.asarray(eta, dtype=float))
-    return np.asarray(np.exp(-theta * level_delay_cdf(months, params, level_pct)), dtype=float)
+    free = np.exp(-theta * level_delay_cdf(months, params, level_pct))
+    p = control_share(params, level_pct)
+    if p == 0:
+        return np.asarray(free, dtype=float)
+    held = np.exp(-theta * level_delay_cdf(months, params, level_pct, held=True))
+    return np.asarray((1 - p) * free + p * held, dtype=float)
 
 
 # ---------------------------------------------------------------------------------
