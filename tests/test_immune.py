@@ -28,6 +28,14 @@ TEST_OVERRIDES = [
     "model.escape_rate_per_month=0.05",
     "model.latency_sigma=1.5",
 ]
+#: Strong, long control with ceilings between detection and MMR (rule contrast test).
+RULE_OVERRIDES = [
+    "model=immune",
+    "model.control_probability=0.5",
+    "model.escape_rate_per_month=0.005",
+    "model.ceiling_median_pct=0.03",
+    "model.ceiling_sigma=0.3",
+]
 
 
 def _cohort(depth: str = "MR4.5", extra: tuple[str, ...] = ()):
@@ -94,7 +102,8 @@ def test_ceiling_respected_and_course_consistent_with_crossing_times() -> None:
     """
     model, cohort = _cohort()
     course = immune.simulate_immune(cohort, model, rng=stream("disease", seed=8, replicate=0))
-    assert course.clone_ceiling_pct is not None and course.clone_escape_month is not None
+    assert course.clone_ceiling_pct is not None
+    assert course.clone_escape_month is not None
     single = np.flatnonzero(course.n_clones == 1)
     owner = np.searchsorted(course.clone_patient, single)
     ceiling = course.clone_ceiling_pct[owner]
@@ -201,11 +210,13 @@ def test_control_gives_rule_events_without_mmr_loss() -> None:
     out = {}
     for rule in ("stim", "loss_of_mmr"):
         params = load_params(
-            ["model=immune", "model.control_probability=0.5", "model.escape_rate_per_month=0.005"]
-            + ["model.ceiling_median_pct=0.03", "model.ceiling_sigma=0.3"]
-            + ["trial=stim1"]
-            + ["cohort.n_patients=8000", "seed=3"]
-            + [f"monitoring.rule.name={rule}"]
+            [
+                *RULE_OVERRIDES,
+                "trial=stim1",
+                "cohort.n_patients=8000",
+                "seed=3",
+                f"monitoring.rule.name={rule}",
+            ]
         )
         out[rule] = simulate(params).patients
     k, n = no_mmr_loss_events(out["stim"])

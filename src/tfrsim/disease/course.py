@@ -91,7 +91,8 @@ class Course:
 
     def _held_months(self, clone_months: NDArray[np.float64]) -> NDArray[np.float64]:
         """Months each clone has spent held at its ceiling by ``clone_months`` (m, v)."""
-        assert self.clone_ceiling_pct is not None and self.clone_escape_month is not None
+        assert self.clone_ceiling_pct is not None
+        assert self.clone_escape_month is not None
         controlled = np.isfinite(self.clone_ceiling_pct)
         ceiling = np.where(controlled, self.clone_ceiling_pct, self.initial_pct)
         reach = self.clone_onset_month + np.log(ceiling / self.initial_pct) / (
