@@ -8,7 +8,7 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 from tfrsim.config.compose import load_params
-from tfrsim.config.params import StudyParams
+from tfrsim.study import StudyParams
 
 
 @pytest.fixture(scope="session")

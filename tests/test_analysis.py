@@ -17,14 +17,17 @@ from tfrsim.analysis import (
     fit_km,
     logrank_by_group,
 )
-from tfrsim.config.params import SOKAL_GROUPS, AnalysisParams
+from tfrsim.analysis.estimands import ESTIMAND_COLUMNS
+from tfrsim.analysis.params import AnalysisParams
+from tfrsim.cohort.params import SOKAL_GROUPS
 
 PARAMS = AnalysisParams(
     milestones_months=(0.0, 3.0, 6.0, 10.0, 12.0, 20.0),
     at_risk_months=(0.0, 6.0, 12.0, 18.0),
-    cox_covariates=("sokal_group", "imatinib_years", "male"),
+    cox_covariates=("sokal_group", "tki_years", "male"),
     alpha=0.05,
     ph_test=True,
+    methods=("km", "logrank", "cox"),
 )
 
 
@@ -35,7 +38,7 @@ def make_patients(durations, events, sokal, **columns) -> pd.DataFrame:
         "duration_months": np.asarray(durations, dtype=float),
         "event": np.asarray(events, dtype=bool),
         "sokal_group": pd.Categorical(sokal, categories=list(SOKAL_GROUPS), ordered=True),
-        "imatinib_years": np.linspace(5.0, 9.0, n),
+        "tki_years": np.linspace(5.0, 9.0, n),
         "dmr_years": np.linspace(2.0, 4.0, n),
         "prior_ifn": np.zeros(n, dtype=bool),
         "male": np.arange(n) % 2 == 0,
@@ -272,7 +275,7 @@ def tied_cohort(n: int, seed: int) -> pd.DataFrame:
         latent <= censor,
         sokal,
         male=male,
-        imatinib_years=imatinib,
+        tki_years=imatinib,
     )
 
 
@@ -281,7 +284,7 @@ def _design(data: pd.DataFrame) -> np.ndarray:
         [
             (data["sokal_group"] == "intermediate").to_numpy(float),
             (data["sokal_group"] == "high").to_numpy(float),
-            data["imatinib_years"].to_numpy(float),
+            data["tki_years"].to_numpy(float),
             data["male"].to_numpy(float),
         ]
     )
@@ -296,7 +299,7 @@ def test_cox_coefficients_match_independent_efron_fit(n):
     )
     assert result.converged, result.message
     assert result.table["covariate"].tolist() == [
-        "sokal_intermediate", "sokal_high", "imatinib_years", "male",
+        "sokal_intermediate", "sokal_high", "tki_years", "male",
     ]  # fmt: skip
     np.testing.assert_allclose(result.table["coef"].to_numpy(), reference, atol=1e-5)
     assert (result.n, result.n_events) == (n, int(data["event"].sum()))
@@ -331,10 +334,11 @@ def test_cox_drops_empty_sokal_group_and_constant_columns():
     np.testing.assert_allclose(table.loc[["sokal_high", "male"], "coef"], reference, atol=1e-5)
 
 
-def test_cox_unknown_covariate_raises_naming_valid_names(small):
-    params = replace(PARAMS, cox_covariates=("sokal_group", "bmi"))
+def test_cox_unknown_covariate_raises_naming_valid_names():
+    """An unknown Cox covariate is refused when the parameters are built (before any
+    simulation), naming every valid covariate."""
     with pytest.raises(ValueError, match="cox_covariates") as info:
-        fit_cox(small, params)
+        replace(PARAMS, cox_covariates=("sokal_group", "bmi"))
     message = str(info.value)
     assert "'bmi'" in message
     assert all(name in message for name in VALID_COVARIATES)
@@ -347,7 +351,7 @@ def test_cox_without_events_is_recorded_not_raised(small):
     assert result.n_events == 0
     assert result.table["coef"].isna().all()
     assert result.table["covariate"].tolist() == ["sokal_intermediate", "sokal_high",
-                                                  "imatinib_years", "male"]  # fmt: skip
+                                                  "tki_years", "male"]  # fmt: skip
     assert list(result.ph_test.columns) == ["covariate", "statistic", "p"]
     assert result.ph_test.empty
 
@@ -359,15 +363,15 @@ def test_cox_separation_is_recorded_not_raised():
     data = make_patients(
         3.0 * np.arange(1, n + 1), events, ["low"] * 10 + ["high"] * 10, male=events
     )
-    result = fit_cox(data, replace(PARAMS, cox_covariates=("male", "imatinib_years")))
+    result = fit_cox(data, replace(PARAMS, cox_covariates=("male", "tki_years")))
     assert not result.converged
     assert result.message
     assert result.table[["coef", "se", "hr", "lower", "upper", "p"]].isna().all().all()
 
 
 def test_cox_collinearity_failure_is_recorded_not_raised(small):
-    data = small.assign(age_years=2.0 * small["imatinib_years"] + 1.0)
-    result = fit_cox(data, replace(PARAMS, cox_covariates=("age_years", "imatinib_years")))
+    data = small.assign(age_years=2.0 * small["tki_years"] + 1.0)
+    result = fit_cox(data, replace(PARAMS, cox_covariates=("age_years", "tki_years")))
     assert not result.converged
     assert "failed" in result.message
     assert result.table["coef"].isna().all()
@@ -377,7 +381,7 @@ def test_cox_ph_test_reported_or_skipped():
     data = tied_cohort(80, seed=11)
     with_test = fit_cox(data, PARAMS)
     assert set(with_test.ph_test["covariate"]) == {
-        "sokal_intermediate", "sokal_high", "imatinib_years", "male",
+        "sokal_intermediate", "sokal_high", "tki_years", "male",
     }  # fmt: skip
     assert ((with_test.ph_test["p"] >= 0) & (with_test.ph_test["p"] <= 1)).all()
     assert (with_test.ph_test["statistic"] >= 0).all()
@@ -395,7 +399,7 @@ def test_analyse_summary_dict_is_plain_json(small):
     summary = result.summary_dict()
     json.dumps(summary, allow_nan=False)  # raises on NaN or numpy scalars
     assert set(summary) == {
-        "milestones", "cox", "cox_converged", "cox_message", "logrank", "ph_test",
+        "milestones", "cox", "cox_converged", "cox_message", "logrank", "ph_test", "estimands",
     }  # fmt: skip
     month6 = next(m for m in summary["milestones"] if m["group"] == "all" and m["month"] == 6.0)
     assert month6["survival"] == pytest.approx(0.8 * 5 / 7)
@@ -411,13 +415,10 @@ def test_analyse_summary_dict_is_plain_json(small):
 
 
 def test_analyse_to_frame_is_long_and_tidy(small):
+    """The one tidy schema (catches an analysis whose rows miss a column or mislabel
+    the group/month of a milestone)."""
     long = analyse(small, PARAMS).to_frame()
-    assert list(long.columns) == ["section", "term", "month", "quantity", "value"]
-    assert {"milestone", "cox", "logrank"} <= set(long["section"])
-    pick = long[
-        (long["section"] == "milestone")
-        & (long["term"] == "low")
-        & (long["month"] == 12.0)
-        & (long["quantity"] == "survival")
-    ]
+    assert list(long.columns) == list(ESTIMAND_COLUMNS)
+    assert {"km", "cox", "logrank"} <= set(long["analysis"])
+    pick = long[(long["estimand"] == "mrfs") & (long["group"] == "low") & (long["month"] == 12.0)]
     assert pick["value"].tolist() == pytest.approx([0.4])

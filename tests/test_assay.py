@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tfrsim.config.params import AssayParams
 from tfrsim.monitoring.assay import detection_probability, measure
+from tfrsim.monitoring.params import AssayParams
 from tfrsim.random import stream
 
 N = 200_000

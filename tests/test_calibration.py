@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 from tfrsim.analysis.descriptive import interpolated_median
 from tfrsim.calibration import load_targets, reproduce
 from tfrsim.calibration.objective import EFFECT_PRIORS, Objective, search_value, with_parameters
-from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params
-from tfrsim.config.params import ClonalParams
+from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params, trial_designs
+from tfrsim.disease.clonal import ClonalParams
 
 
 def test_interpolated_median() -> None:
@@ -41,7 +41,10 @@ def test_objective_terms_and_unknown_parameter() -> None:
     targets = load_targets()
     model = load_params(["model=clonal"]).model
     assert isinstance(model, ClonalParams)
-    obj = Objective(targets, model, ["theta0", "effects.prior_ifn"], n_per_trial=400, seed=3)
+    designs = trial_designs()
+    obj = Objective(
+        targets, model, ["theta0", "effects.prior_ifn"], n_per_trial=400, seed=3, designs=designs
+    )
     ev = obj.evaluate(obj.start())
     table = ev.residuals
     # One term per published milestone, the STIM1 median, and the prior.
@@ -54,7 +57,9 @@ def test_objective_terms_and_unknown_parameter() -> None:
     # Same parameters, same seed: the same objective (common random numbers).
     assert obj(obj.start()) == ev.objective
     with pytest.raises(ValueError, match="fittable parameters"):
-        Objective(targets, model, ["effects.sokal_high"], n_per_trial=10, seed=1)
+        Objective(targets, model, ["effects.sokal_high"], n_per_trial=10, seed=1, designs=designs)
+    with pytest.raises(ValueError, match="no design"):
+        Objective(targets, model, ["theta0"], n_per_trial=10, seed=1, designs={})
 
 
 def test_too_small_budget_is_a_config_error(tmp_path: Path) -> None:
@@ -92,7 +97,9 @@ def test_calibrated_default_reproduces_the_published_curves() -> None:
     n = 6000
     params = load_params([])
     assert isinstance(params.model, ClonalParams)
-    rep = reproduce(params.model, load_targets(), n_patients=n, n_replicates=2, seed=11)
+    rep = reproduce(
+        params.model, load_targets(), trial_designs(), n_patients=n, n_replicates=2, seed=11
+    )
     for row in rep.table.itertuples(index=False):
         if row.quantity == "mrfs":
             mc = np.sqrt(row.simulated * (1 - row.simulated) / n)
@@ -126,7 +133,10 @@ def test_calibrate_app_writes_its_report(tmp_path: Path) -> None:
         timeout=300,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
+    # A tiny fit may miss its own acceptance: then the outputs are written and the
+    # command exits 1 (a failed check is a failure), never 0.
+    assert proc.returncode in (0, 1), proc.stderr
+    assert ("NOT met" in proc.stdout) == (proc.returncode == 1), proc.stdout
     for name in (
         "calibrated_model.yaml",
         "fit_report.csv",

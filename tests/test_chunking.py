@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from tfrsim import load_params, run_study
-from tfrsim.config.checks import ConfigError
-from tfrsim.pipeline import chunk_blocks, retained_columns
+from tfrsim.checks import ConfigError
+from tfrsim.execution import chunk_blocks, retained_columns
+from tfrsim.output import write_run, write_study
 from tfrsim.random import BLOCK_SIZE
-from tfrsim.results import write_run, write_study
 
 N = 2 * BLOCK_SIZE + 500  # three random blocks, the last one short
 FILES = ("patients.parquet", "summary.json", "km.csv", "milestones.csv", "cox.csv")

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from tfrsim.cohort.params import SOKAL_GROUPS
 from tfrsim.cohort.sample import sample_cohort
 from tfrsim.config.compose import load_params
-from tfrsim.config.params import SOKAL_GROUPS
 from tfrsim.random import stream
 
 N = 40_000
@@ -20,7 +20,7 @@ def test_trial_mode_respects_eligibility_and_shares() -> None:
     params, cohort = _cohort([])
     elig = params.cohort.eligibility
     assert len(cohort) == N
-    assert cohort.imatinib_years.min() >= elig.min_imatinib_years
+    assert cohort.tki_years.min() >= elig.min_tki_years
     assert cohort.dmr_years.min() >= elig.min_dmr_years
     assert np.all(cohort.depth_log == 5.0)  # STIM1 required MR5
     assert np.all(np.isnan(cohort.sokal_score))  # not sampled in trial mode
@@ -37,7 +37,7 @@ def test_deep_response_fits_inside_imatinib_treatment(trial: str) -> None:
     from tfrsim.cohort.sample import MIN_YEARS_TO_DMR
 
     _, cohort = _cohort([f"trial={trial}"])
-    assert np.all(cohort.dmr_years <= cohort.imatinib_years - MIN_YEARS_TO_DMR + 1e-12)
+    assert np.all(cohort.dmr_years <= cohort.tki_years - MIN_YEARS_TO_DMR + 1e-12)
 
 
 def test_stim1_published_medians() -> None:
@@ -45,7 +45,7 @@ def test_stim1_published_medians() -> None:
     # Investig 2016, Table 1). SE of a sample median: sqrt(1/4n) / density at the median,
     # with the density estimated from the sample's interquartile spread (conservative).
     _, cohort = _cohort([])
-    for values, published in ((cohort.imatinib_years * 12, 50.0), (cohort.dmr_years * 12, 36.0)):
+    for values, published in ((cohort.tki_years * 12, 50.0), (cohort.dmr_years * 12, 36.0)):
         q25, q50, q75 = np.percentile(values, [25, 50, 75])
         density = 0.5 / (q75 - q25)
         se = np.sqrt(0.25 / N) / density
@@ -75,8 +75,8 @@ def test_same_stream_same_patients() -> None:
     _, a = _cohort([], seed=3)
     _, b = _cohort([], seed=3)
     _, c = _cohort([], seed=4)
-    np.testing.assert_array_equal(a.imatinib_years, b.imatinib_years)
-    assert not np.array_equal(a.imatinib_years, c.imatinib_years)
+    np.testing.assert_array_equal(a.tki_years, b.tki_years)
+    assert not np.array_equal(a.tki_years, c.tki_years)
 
 
 @pytest.mark.parametrize("first_id", [0, 12_345])

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from tfrsim.config.checks import ConfigError
+from tfrsim.checks import ConfigError
 from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params
-from tfrsim.config.params import ClonalParams, MixtureCureParams
+from tfrsim.disease.clonal import ClonalParams
+from tfrsim.disease.mixture_cure import MixtureCureParams
 
 GROUPS = ("trial", "model", "analysis", "clinical", "assay")
 #: Groups mounted somewhere else than their name (see conf/config.yaml).
@@ -40,12 +41,19 @@ ELSEWHERE = ("experiment", "hydra")
 
 
 @pytest.mark.parametrize("name", PRIMARY)
-def test_primary_configs_compose(name: str) -> None:
-    from tfrsim.calibration.config import register_calibration_configs
+def test_primary_configs_compose_and_translate(name: str) -> None:
+    """Every primary config composes and passes its app's whole validation."""
+    from tfrsim.calibration.params import CalibrateParams, ReproduceParams
+    from tfrsim.config.build import build
+    from tfrsim.config.translate import plain, to_params
 
-    register_calibration_configs()
     cfg = compose_config([], config_name=name)
-    assert cfg is not None
+    translate = {
+        "config": to_params,
+        "calibrate": lambda c: build(CalibrateParams, plain(c)),
+        "reproduce": lambda c: build(ReproduceParams, plain(c)),
+    }[name]
+    assert translate(cfg) is not None
 
 
 def test_every_yaml_is_reached_by_the_tests_above() -> None:
@@ -66,7 +74,7 @@ def test_defaults() -> None:
     assert isinstance(params.model, ClonalParams)
     assert params.follow_up.followup_months >= 60
     assert params.monitoring.rule.name == "stim"
-    assert params.cohort.eligibility.min_imatinib_years == 3
+    assert params.cohort.eligibility.min_tki_years == 3
     assert params.cohort.eligibility.min_dmr_years == 2
     assert isinstance(load_params(["model=mixture_cure"]).model, MixtureCureParams)
 
@@ -114,8 +122,8 @@ def test_defaults() -> None:
             "must be one of",
         ),
         (
-            "cohort.eligibility.min_imatinib_years=40",
-            "cohort.eligibility.min_imatinib_years",
+            "cohort.eligibility.min_tki_years=40",
+            "cohort.eligibility.min_tki_years",
             "leaves no patient",
         ),
         (
@@ -162,7 +170,7 @@ def test_unknown_model_name_in_yaml_lists_registered_models(tmp_path: Path) -> N
 
 
 def test_shares_with_unknown_group() -> None:
-    from tfrsim.config.checks import shares
+    from tfrsim.checks import shares
 
     with pytest.raises(ConfigError, match=r"unknown keys \['very_high'\]"):
         shares(
@@ -170,6 +178,7 @@ def test_shares_with_unknown_group() -> None:
         )
 
 
-def test_wrong_type_is_refused_by_the_schema() -> None:
-    with pytest.raises(ConfigCompositionException, match="n_patients"):
-        compose_config(["cohort.n_patients=many"])
+def test_wrong_type_is_refused_at_translation() -> None:
+    """A word where a count belongs is refused, naming the field."""
+    with pytest.raises(ConfigError, match="n_patients"):
+        load_params(["cohort.n_patients=many"])

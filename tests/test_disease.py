@@ -13,9 +13,11 @@ import pytest
 
 from tfrsim.cohort.sample import sample_cohort
 from tfrsim.config.compose import load_params
-from tfrsim.config.params import MMR_PCT, ClonalParams, MixtureCureParams
 from tfrsim.disease import clonal, mixture_cure
+from tfrsim.disease.clonal import ClonalParams
 from tfrsim.disease.course import linear_predictor
+from tfrsim.disease.mixture_cure import MixtureCureParams
+from tfrsim.disease.params import MMR_PCT
 from tfrsim.random import stream
 
 N = 60_000
@@ -36,7 +38,7 @@ def _reference_cohort(overrides: list[str]):
             "cohort.sokal_shares={low: 1.0, intermediate: 0.0, high: 0.0}",
             "cohort.male_fraction=0",
             "cohort.prior_ifn_fraction=0",
-            "cohort.imatinib_years={median: 5.0, sigma: 0.0}",
+            "cohort.tki_years={median: 5.0, sigma: 0.0}",
             "cohort.dmr_years={median: 3.0, sigma: 0.0}",
         ]
     )

@@ -97,7 +97,7 @@ def test_fit_cox_fast_path_matches_lifelines_path() -> None:
                 (patients["sokal_group"].iloc[:-1] == g).to_numpy(float)
                 for g in ("intermediate", "high")
             ]
-            + [patients["imatinib_years"].iloc[:-1].to_numpy()]
+            + [patients["tki_years"].iloc[:-1].to_numpy()]
         ),
         patients["duration_months"].iloc[:-1].to_numpy(),
         patients["event"].iloc[:-1].to_numpy(),

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
+from tfrsim.analysis.descriptive import detection_delay
 from tfrsim.config.compose import CONFIG_DIR, compose_config
 from tfrsim.config.store import register_configs
 from tfrsim.config.translate import to_params
-from tfrsim.results import detection_delay
 from tfrsim.sweep.callback import count_jobs
 from tfrsim.sweep.experiments import (
     summarise_monitoring,
@@ -21,7 +21,7 @@ from tfrsim.sweep.naming import register_resolvers, slug, sweep_name
 #: What each preset must sweep: key -> values, and the number of jobs.
 EXPECTED = {
     "stop_timing": (
-        {"cohort.imatinib_years.median": "3,4,5,6,8,10", "replicate": "range(0,5)"},
+        {"cohort.tki_years.median": "3,4,5,6,8,10", "replicate": "range(0,5)"},
         30,
     ),
     "monitoring": (
@@ -60,7 +60,7 @@ def test_experiment_sweeps_what_it_says_with_joblib(name: str) -> None:
 @pytest.mark.parametrize(
     "job",
     [
-        ["experiment=stop_timing", "cohort.imatinib_years.median=10", "replicate=4"],
+        ["experiment=stop_timing", "cohort.tki_years.median=10", "replicate=4"],
         [
             "experiment=monitoring",
             "experiment/schedule=monthly",
@@ -85,12 +85,13 @@ def test_every_kind_of_job_validates(job: list[str]) -> None:
         ]
         assert params.monitoring.rule.name == "loss_of_mr4"
     if "experiment=stop_timing" in job:
-        assert params.cohort.imatinib_years.median == 10
+        assert params.cohort.tki_years.median == 10
         assert params.analysis.milestones_months == (12, 24, 60)
 
 
 def test_monitoring_schedules_leave_the_patients_alone() -> None:
-    from tfrsim.pipeline import LATENT_COLUMNS, simulate_patients
+    from tfrsim.execution import simulate_patients
+    from tfrsim.pipeline import LATENT_COLUMNS
 
     base = ["experiment=monitoring", "cohort.n_patients=300"]
     a = simulate_patients(to_params(compose_config([*base, "experiment/schedule=monthly"])))
@@ -165,13 +166,13 @@ def test_power_summary_counts_detections() -> None:
 
 
 def test_stop_timing_and_monitoring_summaries() -> None:
-    key = "cohort.imatinib_years.median"
+    key = "cohort.tki_years.median"
     rows = [
         {key: y, "estimand": "mrfs", "group": "low", "month": 12.0, "value": v}
         for y, v in [(3, 0.4), (3, 0.6), (8, 0.7)]
     ]
     out = summarise_stop_timing(_table(rows))
-    first = out[out["imatinib_years"] == 3].iloc[0]
+    first = out[out["tki_years"] == 3].iloc[0]
     assert first["mean"] == pytest.approx(0.5)
     assert first["n_replicates"] == 2
     assert first["band_lower"] < 0.45
@@ -191,7 +192,7 @@ def test_stop_timing_and_monitoring_summaries() -> None:
 
 
 def test_summary_needs_the_swept_column() -> None:
-    with pytest.raises(ValueError, match=r"no column\(s\) \['cohort.imatinib_years.median'\]"):
+    with pytest.raises(ValueError, match=r"no column\(s\) \['cohort.tki_years.median'\]"):
         summarise_stop_timing(_table([{"estimand": "mrfs", "value": 0.5}]))
 
 
@@ -216,7 +217,7 @@ def test_experiment_figures_draw(tmp_path) -> None:  # type: ignore[no-untyped-d
 
     stop = pd.DataFrame(
         {
-            "imatinib_years": [3, 8, 3, 8],
+            "tki_years": [3, 8, 3, 8],
             "group": ["low", "low", "high", "high"],
             "month": 12.0,
             "mean": [0.4, 0.6, 0.2, 0.4],

@@ -3,14 +3,6 @@
 import numpy as np
 import pytest
 
-from tfrsim.config.params import (
-    AssayParams,
-    FollowUpParams,
-    MonitoringParams,
-    RuleParams,
-    ScheduleParams,
-    ScheduleSegment,
-)
 from tfrsim.disease.course import Course
 from tfrsim.monitoring import (
     FollowUp,
@@ -20,6 +12,14 @@ from tfrsim.monitoring import (
     visit_months,
 )
 from tfrsim.monitoring.observe import left_align
+from tfrsim.monitoring.params import (
+    AssayParams,
+    FollowUpParams,
+    MonitoringParams,
+    RuleParams,
+    ScheduleParams,
+    ScheduleSegment,
+)
 from tfrsim.random import stream
 
 STIM = (ScheduleSegment(12, 1), ScheduleSegment(24, 2), ScheduleSegment(10_000, 3))

@@ -144,7 +144,7 @@ def test_plot_km_comparison_overlays_one_group_per_result() -> None:
     ax = plot_km_comparison({"a": km, "b": km}, group="high", title="t")
     try:
         assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
-        assert ax.get_xlabel() == "Months since stopping imatinib"
+        assert ax.get_xlabel() == "Months since stopping the TKI"
         assert ax.get_ylabel() == "MRFS (probability)"
         assert ax.get_title() == "t"
         with pytest.raises(ValueError, match="intermediate"):

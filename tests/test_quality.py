@@ -16,10 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
         [sys.executable, "-m", "mypy"],
+        ["lint-imports"],
     ],
-    ids=["ruff-check", "ruff-format", "mypy"],
+    ids=["ruff-check", "ruff-format", "mypy", "import-layers"],
 )
 def test_static_checks(command: list[str]) -> None:
+    if command[0] == "lint-imports" and shutil.which("lint-imports") is None:
+        command = [str(Path(sys.executable).parent / "lint-imports")]
     if command[0] == "ruff" and shutil.which("ruff") is None:
         command = [sys.executable, "-m", *command]
     proc = subprocess.run(

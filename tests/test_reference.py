@@ -206,7 +206,7 @@ def test_trial_facts():
         assert facts["relapse_rule"]["rule"] == rule
         assert facts["relapse_rule"]["text"]
         assert facts["n_patients"]["value"] == n
-        assert facts["eligibility"]["min_imatinib_years"]["value"] == 3
+        assert facts["eligibility"]["min_tki_years"]["value"] == 3
         assert facts["eligibility"]["min_deep_response_years"]["value"] == 2
         assert facts["eligibility"]["depth"]["level"] == level
         assert isinstance(facts["monitoring"]["confirmed"], bool)

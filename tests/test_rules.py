@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from tfrsim.config.params import RuleParams
-from tfrsim.monitoring.rules import RULES, apply_rule, build_rule
+from tfrsim.checks import ConfigError
+from tfrsim.monitoring import RULES
+from tfrsim.monitoring.params import RuleParams
+from tfrsim.monitoring.rules import apply_rule
 
 NAN = np.nan
 
@@ -98,5 +100,6 @@ def test_stricter_rules_fire_no_later_than_loss_of_mmr() -> None:
 
 
 def test_unknown_rule_lists_valid_names() -> None:
-    with pytest.raises(KeyError, match="valid rules"):
-        build_rule(RuleParams("sometimes"))
+    """An unknown rule is refused when its parameters are built, listing the rules."""
+    with pytest.raises(ConfigError, match="loss_of_mmr"):
+        RuleParams("sometimes")

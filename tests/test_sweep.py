@@ -73,7 +73,7 @@ def test_sweep_table_one_row_per_job_and_estimand(joblib_sweep: tuple[Path, str]
     assert (per_job == per_job.iloc[0]).all()
     assert per_job.iloc[0] >= 4
     hr = table[table["estimand"] == "hr"]
-    assert set(hr["covariate"]) == {"sokal_intermediate", "sokal_high", "imatinib_years"}
+    assert set(hr["covariate"]) == {"sokal_intermediate", "sokal_high", "tki_years"}
     # The table agrees with each job's own summary.
     for job, rows in hr.groupby("job"):
         summary = json.loads((sweep / str(job) / "summary.json").read_text())
@@ -180,7 +180,7 @@ def test_older_folder_of_the_same_job_is_ignored(
 def test_clear_failed_removes_interrupted_writes(tmp_path: Path) -> None:
     # A job killed mid-write leaves a temporary file and an empty figures folder; a
     # retry must be able to start (ensure_fresh accepts the cleared folder).
-    from tfrsim.results import ensure_fresh
+    from tfrsim.output import ensure_fresh
     from tfrsim.sweep.job import clear_failed
 
     job = tmp_path / "job"

@@ -21,13 +21,13 @@ def test_trial_config_runs_with_its_published_design(trial: str) -> None:
     # The config encodes the published design (package data, with sources).
     assert params.monitoring.rule.name == facts["relapse_rule"]["rule"]
     elig = facts["eligibility"]
-    assert params.cohort.eligibility.min_imatinib_years == elig["min_imatinib_years"]["value"]
+    assert params.cohort.eligibility.min_tki_years == elig["min_tki_years"]["value"]
     assert params.cohort.eligibility.min_dmr_years == elig["min_deep_response_years"]["value"]
     assert params.cohort.eligibility.min_depth == elig["depth"]["level"]
     assert load_params([f"trial={trial}"]).cohort.n_patients == facts["n_patients"]["value"]
     patients = simulate_patients(params)
     assert len(patients) == 300
-    assert (patients["imatinib_years"] >= 3).all()
+    assert (patients["tki_years"] >= 3).all()
     assert (patients["dmr_years"] >= 2).all()
 
 
@@ -51,7 +51,7 @@ def test_observation_changes_leave_patients_and_latent_course_identical(
 ) -> None:
     base = _run([])
     other = _run(change)
-    covariates = ["patient_id", "sokal_group", "imatinib_years", "dmr_years", "prior_ifn"]
+    covariates = ["patient_id", "sokal_group", "tki_years", "dmr_years", "prior_ifn"]
     latent = covariates + list(LATENT_COLUMNS) + ["entry_month", "censor_month"]
     # Byte-identical: the same Parquet serialisation of the latent columns.
     assert base[latent].to_parquet() == other[latent].to_parquet()

@@ -1,4 +1,4 @@
-"""tfrsim: treatment-free remission after stopping imatinib in CML, simulated.
+"""tfrsim: treatment-free remission after stopping a TKI in CML, simulated.
 
 Quick start
 -----------
@@ -11,7 +11,7 @@ Quick start
 from tfrsim._version import __version__
 from tfrsim.config.compose import compose_config, load_params
 from tfrsim.config.translate import to_params
-from tfrsim.pipeline import StudyResult, run_study, simulate_patients
+from tfrsim.execution import StudyResult, run_study, simulate_patients
 
 __all__ = [
     "StudyResult",

@@ -21,11 +21,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from tfrsim.config.checks import ConfigError
+from tfrsim.checks import ConfigError
 from tfrsim.config.compose import CONFIG_DIR
 from tfrsim.config.store import register_configs
-from tfrsim.pipeline import StudyResult
-from tfrsim.results import RunDirNotEmptyError
+from tfrsim.execution import StudyResult
+from tfrsim.output import RunDirNotEmptyError
 from tfrsim.sweep.job import JobOutcome, execute, run_sweep_job
 from tfrsim.sweep.naming import register_resolvers
 
@@ -79,7 +79,7 @@ def run(cfg: DictConfig) -> Path:
     """Run one study from a composed config into the current Hydra run folder."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     result = execute(cfg, run_dir, progress=True)
-    if cfg.output.print_summary:
+    if result.params.output.print_summary:
         print(format_summary(result, run_dir))
     return run_dir
 

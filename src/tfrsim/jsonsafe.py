@@ -4,6 +4,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 def json_safe(value: Any) -> Any:
@@ -21,3 +22,11 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def records(frame: "pd.DataFrame", columns: list[str]) -> list[dict[str, Any]]:
+    """Rows of ``frame[columns]`` as JSON-safe dicts."""
+    return [
+        {c: json_safe(v) for c, v in zip(columns, row, strict=True)}
+        for row in frame[columns].itertuples(index=False, name=None)
+    ]

@@ -1,48 +1,26 @@
-"""The stages in order: cohort -> disease course -> observation -> analysis.
+"""The stage chain: cohort -> disease course -> follow-up -> observation -> patient table.
 
-Patients are simulated in blocks of :data:`tfrsim.random.BLOCK_SIZE`, each with its
-own named random streams, so the per-visit arrays exist for one block at a time and
-the result does not depend on how the blocks are processed. Blocks are grouped into
-*chunks* of about ``params.chunk_size`` patients: the unit handed to a
-``patients_sink`` (e.g. the Parquet writer of :func:`tfrsim.results.write_study`),
-after which only the columns the analysis needs stay in memory. The chunk size
-changes memory use, never results.
+:func:`simulate_block` is the whole chain for one block of patients, each stage
+drawing from its own named random stream. How blocks are grouped, threaded and
+streamed to disk, and where the analysis runs, is :mod:`tfrsim.execution`.
 """
 
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from tfrsim.analysis import AnalysisResult, ObservationSummary, analyse, summarise_observation
 from tfrsim.cohort.sample import Cohort, sample_cohort
-from tfrsim.config.params import StudyParams
 from tfrsim.disease.course import Course
 from tfrsim.disease.registry import simulate_course
 from tfrsim.monitoring.follow_up import FollowUp, horizon_months, sample_follow_up
 from tfrsim.monitoring.observe import Observation, observe
-from tfrsim.random import BLOCK_SIZE, blocks, stream
+from tfrsim.random import stream
+from tfrsim.study import StudyParams
 
 #: Columns of ``patients`` that depend only on the cohort and disease streams: a run
 #: that changes only the schedule, the assay or the relapse rule leaves them identical.
 LATENT_COLUMNS: tuple[str, ...] = ("n_clones", "relapse_month", "residual_pct")
-#: Columns of ``patients`` kept in memory when the full table goes to a sink: what the
-#: analysis, the observation summary, the run summary and the figures read (plus the
-#: Cox covariates of the study).
-RETAINED_COLUMNS: tuple[str, ...] = (
-    "patient_id",
-    "sokal_group",
-    "relapse_month",
-    "n_positive",
-    "duration_months",
-    "event",
-)
-#: Receives the full patient table of each chunk, in patient order.
-PatientsSink = Callable[[pd.DataFrame], None]
 
 
 @dataclass(frozen=True)
@@ -64,18 +42,6 @@ class Simulation:
 
     patients: pd.DataFrame
     visits: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class StudyResult:
-    """One simulated study and its analysis (``patients`` and ``visits`` as in
-    :class:`Simulation`)."""
-
-    params: StudyParams
-    patients: pd.DataFrame
-    visits: pd.DataFrame
-    analysis: AnalysisResult
-    observation: ObservationSummary
 
 
 def patient_table(
@@ -122,163 +88,3 @@ def simulate_block(
     n_kept = stop - start if keep_visits is None else max(0, min(stop, keep_visits) - start)
     visits = observed.visits_frame(cohort.patient_id, slice(0, n_kept))
     return Simulation(patient_table(cohort, course, follow_up, observed), visits)
-
-
-def chunk_blocks(params: StudyParams) -> list[list[tuple[int, int, int]]]:
-    """Random blocks of the study grouped into chunks of whole blocks.
-
-    A chunk holds ``ceil(params.chunk_size / BLOCK_SIZE)`` blocks (the last one
-    fewer), so chunk boundaries always fall on block boundaries.
-    """
-    parts = blocks(params.cohort.n_patients)
-    per_chunk = max(1, -(-params.chunk_size // BLOCK_SIZE))
-    return [parts[i : i + per_chunk] for i in range(0, len(parts), per_chunk)]
-
-
-def simulation_threads() -> int:
-    """Threads that simulate blocks side by side: the CPUs this process may use.
-
-    Blocks draw from their own streams, so the result does not depend on it; numpy
-    releases the GIL in the heavy array work, so threads scale on a multi-core machine.
-    """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _iter_blocks(
-    params: StudyParams, *, keep_visits: int | None, progress: bool
-) -> Iterator[list[Simulation]]:
-    """The blocks of each chunk, simulated by :func:`simulation_threads` threads."""
-    chunks = chunk_blocks(params)
-    n_blocks = sum(len(chunk) for chunk in chunks)
-    threads = min(simulation_threads(), n_blocks)
-    # disable=None lets tqdm stay quiet when not on a terminal.
-    bar = tqdm(
-        total=params.cohort.n_patients,
-        desc="simulating",
-        unit="patient",
-        unit_scale=True,
-        disable=None if progress and n_blocks > 1 else True,
-    )
-
-    def one(block: tuple[int, int, int]) -> Simulation:
-        b, start, stop = block
-        return simulate_block(params, b, start, stop, keep_visits)
-
-    with bar, ThreadPoolExecutor(max_workers=threads) as pool:
-        for chunk in chunks:
-            sims = []
-            # map() returns the blocks in order, whichever thread finished first.
-            for sim in pool.map(one, chunk) if threads > 1 else map(one, chunk):
-                sims.append(sim)
-                bar.update(len(sim.patients))
-            yield sims
-
-
-def iter_chunks(
-    params: StudyParams, *, keep_visits: int | None = 0, progress: bool = False
-) -> Iterator[Simulation]:
-    """Simulate the study chunk by chunk (see :func:`chunk_blocks`).
-
-    The blocks of a chunk are simulated by :func:`simulation_threads` threads; memory
-    holds the per-visit arrays of that many blocks at a time.
-
-    Yields
-    ------
-    Simulation
-        The patients (and kept tests) of one chunk, in patient order.
-    """
-    for sims in _iter_blocks(params, keep_visits=keep_visits, progress=progress):
-        yield _concat(sims)
-
-
-def _concat(sims: list[Simulation]) -> Simulation:
-    if len(sims) == 1:
-        return sims[0]
-    return Simulation(
-        patients=pd.concat([s.patients for s in sims], ignore_index=True),
-        visits=pd.concat([s.visits for s in sims], ignore_index=True),
-    )
-
-
-def simulate(
-    params: StudyParams, *, keep_visits: int | None = 0, progress: bool = False
-) -> Simulation:
-    """Simulate every patient of the study.
-
-    Parameters
-    ----------
-    params : StudyParams
-    keep_visits : int or None, default 0
-        Keep the tests of the first ``keep_visits`` patients (None: of all patients;
-        that table has one row per test and can be large).
-    progress : bool, default False
-        Show a progress bar (only on a terminal).
-
-    Returns
-    -------
-    Simulation
-    """
-    # One concatenation of every block (not of chunks of blocks): the table is copied once.
-    blocks_ = _iter_blocks(params, keep_visits=keep_visits, progress=progress)
-    return _concat([sim for sims in blocks_ for sim in sims])
-
-
-def simulate_patients(params: StudyParams, *, progress: bool = False) -> pd.DataFrame:
-    """Simulate the study and return one row per patient (see :class:`Simulation`)."""
-    return simulate(params, progress=progress).patients
-
-
-def retained_columns(params: StudyParams) -> list[str]:
-    """Columns kept in memory when the full patient table goes to a sink."""
-    covariates = [c for c in params.analysis.cox_covariates if c not in RETAINED_COLUMNS]
-    return [*RETAINED_COLUMNS, *covariates]
-
-
-def run_study(
-    params: StudyParams,
-    *,
-    keep_visits: int | None = 400,
-    progress: bool = False,
-    patients_sink: PatientsSink | None = None,
-) -> StudyResult:
-    """Simulate the study and analyse it.
-
-    Parameters
-    ----------
-    params : StudyParams
-        Validated parameters (see :func:`tfrsim.load_params`).
-    keep_visits : int or None, default 400
-        Keep the tests of the first ``keep_visits`` patients (None: all).
-    progress : bool, default False
-        Show a progress bar on a terminal.
-    patients_sink : callable, optional
-        Called with the full patient table of each chunk, in order (e.g. to write it
-        to disk). Memory then holds only :func:`retained_columns` of each patient, and
-        ``result.patients`` has only those columns.
-
-    Returns
-    -------
-    StudyResult
-    """
-    if patients_sink is None:
-        sim = simulate(params, keep_visits=keep_visits, progress=progress)
-        patients, visits = sim.patients, sim.visits
-    else:
-        keep = retained_columns(params)
-        kept, tests = [], []
-        for chunk in iter_chunks(params, keep_visits=keep_visits, progress=progress):
-            patients_sink(chunk.patients)
-            kept.append(chunk.patients[keep])
-            tests.append(chunk.visits)
-        patients = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
-        visits = pd.concat(tests, ignore_index=True) if len(tests) > 1 else tests[0]
-    return StudyResult(
-        params=params,
-        patients=patients,
-        visits=visits,
-        analysis=analyse(patients, params.analysis),
-        observation=summarise_observation(patients),
-    )

@@ -1,7 +1,17 @@
-"""Named random streams.
+"""Named random streams: the permanent layout of every random number tfrsim draws.
 
-Every stochastic stage draws from its own stream, derived from
-``(stream id, replicate, block, root seed)`` with :class:`numpy.random.SeedSequence`.
+The layout, in one place (changing any of it changes every result):
+
+1. **Stage streams.** Every stochastic stage draws from its own stream, derived from
+   ``(stream id, replicate, block, root seed)`` with :class:`numpy.random.SeedSequence`
+   (``spawn_key = (STREAMS[name], replicate, block)``).
+2. **Decision streams.** Inside a stage, each random decision draws from its own child
+   of the stage stream (:func:`named_children`, children in a permanent order listed
+   by the stage: :data:`tfrsim.cohort.sample.COHORT_DECISIONS`; the disease models
+   spawn children for clone counts, per-clone draws and residual levels).
+3. **Blocks.** Patients are simulated in blocks of :data:`BLOCK_SIZE`; each block has
+   its own streams.
+
 Consequences:
 
 * changing one stage (say the visit schedule) leaves the draws of every other stage
@@ -51,6 +61,31 @@ def stream(name: str, *, seed: int, replicate: int, block: int = 0) -> np.random
         raise KeyError(f"unknown random stream {name!r}; valid streams: {sorted(STREAMS)}")
     seq = np.random.SeedSequence(entropy=seed, spawn_key=(STREAMS[name], replicate, block))
     return np.random.Generator(np.random.PCG64(seq))
+
+
+def named_children(
+    rng: np.random.Generator, names: tuple[str, ...]
+) -> dict[str, np.random.Generator]:
+    """One independent child generator per named decision.
+
+    Children are spawned from ``rng``'s seed sequence in the order of ``names``; child
+    ``k`` depends only on ``rng``'s seed and ``k``, so appending a name leaves the
+    earlier children's draws unchanged. Call once per fresh ``rng``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        A stage stream from :func:`stream` (fresh: nothing spawned from it yet).
+    names : tuple of str
+        Decision names in their permanent order (unique).
+
+    Returns
+    -------
+    dict of str to numpy.random.Generator
+    """
+    if len(set(names)) != len(names):
+        raise ValueError(f"decision names must be unique; got {names}")
+    return dict(zip(names, rng.spawn(len(names)), strict=True))
 
 
 def blocks(n_patients: int) -> list[tuple[int, int, int]]:

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from tfrsim.results import RunDirNotEmptyError, ensure_fresh
+from tfrsim.output import RunDirNotEmptyError, ensure_fresh
 
 log = logging.getLogger("tfrsim")
 

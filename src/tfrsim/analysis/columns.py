@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from tfrsim.config.params import SOKAL_GROUPS
+from tfrsim.cohort.params import SOKAL_GROUPS
 
 #: Label of the group made of every patient.
 ALL_GROUP: str = "all"

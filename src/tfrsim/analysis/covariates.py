@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tfrsim.config.params import COX_COVARIATES, SOKAL_GROUPS
+from tfrsim.analysis.params import COX_COVARIATES
+from tfrsim.cohort.params import SOKAL_GROUPS
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,10 @@ from scipy.stats import norm
 from tfrsim.analysis.columns import check_survival_columns, durations_events
 from tfrsim.analysis.covariates import build_design, expand_terms
 from tfrsim.analysis.efron import fit_efron, prepare, schoenfeld_ph_test
-from tfrsim.config.params import AnalysisParams
+from tfrsim.analysis.estimands import estimand
+from tfrsim.analysis.params import AnalysisParams
+from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.jsonsafe import records
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,40 @@ class CoxResult:
     def to_frame(self) -> pd.DataFrame:
         """Return the coefficient table (a copy of :attr:`table`)."""
         return self.table.copy()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``cox.csv`` and ``ph_test.csv``."""
+        return {"cox": self.table, "ph_test": self.ph_test}
+
+    def summary(self) -> dict[str, Any]:
+        """``cox`` (list of {covariate, hr, lower, upper, p}), ``cox_converged``,
+        ``cox_message`` and ``ph_test`` (list of {covariate, statistic, p})."""
+        return {
+            "cox": records(self.table, ["covariate", "hr", "lower", "upper", "p"]),
+            "cox_converged": bool(self.converged),
+            "cox_message": str(self.message),
+            "ph_test": records(self.ph_test, ["covariate", "statistic", "p"]),
+        }
+
+    def estimands(self) -> list[dict[str, Any]]:
+        """One ``hr`` row per term and one ``ph_test`` row per tested term."""
+        rows = [
+            estimand(
+                "cox",
+                "hr",
+                covariate=c["covariate"],
+                value=c["hr"],
+                lower=c["lower"],
+                upper=c["upper"],
+                p=c["p"],
+            )
+            for c in self.table.to_dict("records")
+        ]
+        rows += [
+            estimand("cox", "ph_test", covariate=t["covariate"], p=t["p"], statistic=t["statistic"])
+            for t in self.ph_test.to_dict("records")
+        ]
+        return rows
 
 
 def _empty_ph() -> pd.DataFrame:
@@ -297,3 +334,6 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
         dropped=design.dropped,
         alpha=params.alpha,
     )
+
+
+register_analysis(Analysis("cox", fit_cox))

@@ -1,10 +1,15 @@
 """Descriptive statistics of what the monitoring saw (no model fitting)."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+
+from tfrsim.analysis.estimands import estimand
+from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.jsonsafe import json_safe
 
 
 @dataclass(frozen=True)
@@ -103,3 +108,72 @@ def interpolated_median(values: NDArray[np.float64]) -> float:
     x = np.concatenate([[0.0], grid])
     y = np.concatenate([[0.0], cdf])
     return float(np.interp(0.5, y, x))
+
+
+@dataclass(frozen=True)
+class ObservationResult:
+    """The ``observation`` analysis: what the monitoring saw, and how late.
+
+    Attributes
+    ----------
+    n_events : int
+        Relapses the rule detected.
+    n_latent_relapses : int
+        Patients whose disease crossed MMR at some time (latent, before censoring).
+    summary_ : ObservationSummary
+        Positives, fluctuation and relapse timing.
+    delay : dict
+        Detection delay (see :func:`detection_delay`).
+    """
+
+    n_events: int
+    n_latent_relapses: int
+    summary_: ObservationSummary
+    delay: dict[str, float] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """No table of its own (its numbers are in ``summary.json``)."""
+        return {}
+
+    def summary(self) -> dict[str, Any]:
+        """``n_events``, ``n_latent_relapses`` and ``observation`` (a mapping)."""
+        return {
+            "n_events": self.n_events,
+            "n_latent_relapses": self.n_latent_relapses,
+            "observation": json_safe({**self.summary_.to_dict(), **self.delay}),
+        }
+
+    def estimands(self) -> list[dict[str, Any]]:
+        """``n_events``, detection delay (median with quartiles, mean), detected
+        relapses, the median relapse month and the share of non-relapsers with a
+        positive test."""
+        d, s = self.delay, self.summary_
+        return [
+            estimand("observation", "n_events", value=self.n_events),
+            estimand(
+                "observation",
+                "detection_delay",
+                value=d["delay_median_months"],
+                lower=d["delay_q25_months"],
+                upper=d["delay_q75_months"],
+            ),
+            estimand("observation", "detection_delay_mean", value=d["delay_mean_months"]),
+            estimand("observation", "n_detected_relapses", value=d["n_detected_relapses"]),
+            estimand("observation", "median_relapse_month", value=s.median_relapse_month),
+            estimand(
+                "observation", "nonrelapsers_with_positive", value=s.nonrelapsers_with_positive
+            ),
+        ]
+
+
+def observe_summary(patients: pd.DataFrame, params: object = None) -> ObservationResult:
+    """Run the ``observation`` analysis on a patient table."""
+    return ObservationResult(
+        n_events=int(patients["event"].sum()),
+        n_latent_relapses=int(patients["relapse_month"].notna().sum()),
+        summary_=summarise_observation(patients),
+        delay=detection_delay(patients),
+    )
+
+
+register_analysis(Analysis("observation", observe_summary))

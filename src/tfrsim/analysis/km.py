@@ -2,13 +2,17 @@
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
 
 from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
-from tfrsim.config.params import AnalysisParams
+from tfrsim.analysis.estimands import estimand
+from tfrsim.analysis.params import AnalysisParams
+from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.jsonsafe import records
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,29 @@ class KMResult:
     def to_frame(self) -> pd.DataFrame:
         """Return the tidy curve table (a copy of :attr:`curves`)."""
         return self.curves.copy()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``km.csv``, ``at_risk.csv`` and ``milestones.csv``."""
+        return {"km": self.curves, "at_risk": self.at_risk, "milestones": self.milestones}
+
+    def summary(self) -> dict[str, Any]:
+        """``milestones``: list of {group, month, survival, lower, upper}."""
+        return {"milestones": records(self.milestones, list(CURVE_COLUMNS))}
+
+    def estimands(self) -> list[dict[str, Any]]:
+        """One ``mrfs`` row per group and milestone (value = survival, with its CI)."""
+        return [
+            estimand(
+                "km",
+                "mrfs",
+                group=m["group"],
+                month=m["month"],
+                value=m["survival"],
+                lower=m["lower"],
+                upper=m["upper"],
+            )
+            for m in self.milestones.to_dict("records")
+        ]
 
 
 def _check_months(months: tuple[float, ...], argument: str) -> np.ndarray:
@@ -166,3 +193,6 @@ def survival_at(
     fitter = KaplanMeierFitter().fit(durations, event_observed=events)
     values = fitter.survival_function_at_times(np.asarray(months, dtype=float))
     return np.asarray(values, dtype=float)
+
+
+register_analysis(Analysis("km", fit_km, columns=("sokal_group",)))

@@ -4,12 +4,16 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from lifelines.statistics import multivariate_logrank_test
 
 from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
+from tfrsim.analysis.estimands import estimand
+from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.jsonsafe import json_safe
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,24 @@ class LogRankResult:
     df: int
     n_groups: int
     note: str = ""
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``logrank.csv`` (one row)."""
+        return {"logrank": self.to_frame()}
+
+    def summary(self) -> dict[str, Any]:
+        """``logrank``: {statistic, p, df}."""
+        return {
+            "logrank": {
+                "statistic": json_safe(float(self.statistic)),
+                "p": json_safe(float(self.p)),
+                "df": int(self.df),
+            }
+        }
+
+    def estimands(self) -> list[dict[str, Any]]:
+        """One ``logrank`` row (statistic, p)."""
+        return [estimand("logrank", "logrank", statistic=self.statistic, p=self.p)]
 
     def to_frame(self) -> pd.DataFrame:
         """Return a one-row DataFrame with every field."""
@@ -100,3 +122,10 @@ def logrank_by_group(data: pd.DataFrame) -> LogRankResult:
     if not math.isfinite(statistic):
         return not_computed(f"log-rank statistic is not finite ({statistic})")
     return LogRankResult(statistic, p, int(test.degrees_of_freedom), n_groups)
+
+
+def _run_logrank(data: pd.DataFrame, params: object) -> LogRankResult:
+    return logrank_by_group(data)
+
+
+register_analysis(Analysis("logrank", _run_logrank, columns=("sokal_group",)))

@@ -18,15 +18,18 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from tfrsim._version import __version__
-from tfrsim.calibration.config import register_calibration_configs
 from tfrsim.calibration.fit import CalibrationResult, calibrate, profile, profile_intervals
-from tfrsim.calibration.objective import EFFECT_PRIORS, FITTABLE
+from tfrsim.calibration.objective import EFFECT_PRIORS
+from tfrsim.calibration.params import CalibrateParams, ReproduceParams
 from tfrsim.calibration.report import Reproduction, reproduce
 from tfrsim.calibration.targets import Targets, load_targets
-from tfrsim.config.checks import ConfigError, positive_int
-from tfrsim.config.compose import CONFIG_DIR, load_params
-from tfrsim.config.params import ClonalParams
-from tfrsim.results import atomic_path, ensure_fresh, write_text
+from tfrsim.checks import ConfigError
+from tfrsim.config.build import build
+from tfrsim.config.compose import CALIBRATION_TRIALS, CONFIG_DIR, load_params, trial_designs
+from tfrsim.config.translate import plain
+from tfrsim.disease.clonal import ClonalParams
+from tfrsim.files import atomic_path, write_text
+from tfrsim.output import ensure_fresh
 
 log = logging.getLogger("tfrsim")
 
@@ -95,59 +98,53 @@ def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, se
 def _write_reproduction(folder: Path, rep: Reproduction, stem: str) -> None:
     from tfrsim.plots import close_figure, plot_reproduction
     from tfrsim.plots.figure import new_axes_row
+    from tfrsim.plots.style import DEFAULT_DPI, save_figure, trial_title
 
     with atomic_path(folder / f"{stem}.csv") as tmp:
         rep.table.to_csv(tmp, index=False)
     axes = new_axes_row(len(rep.trials), 5.0, 4.0)
     for ax, (name, trial) in zip(axes, rep.trials.items(), strict=True):
-        plot_reproduction(trial, rep.table, ax=ax, title=f"{name.upper()} (rule as published)")
+        plot_reproduction(trial, rep.table, ax=ax, title=f"{trial_title(name)} (rule as published)")
     figure = axes[0].get_figure(root=True)
     assert figure is not None
-    with atomic_path(folder / f"{stem}.png") as tmp:
-        figure.savefig(tmp, format="png", dpi=150)
+    save_figure(figure, folder / stem, ("png",), DEFAULT_DPI)
     close_figure(figure)
+
+
+def _translate(cls: type, cfg: DictConfig) -> Any:
+    """The app's whole config, validated (``hydra`` aside) before any work."""
+    return build(cls, plain(cfg))
 
 
 def run_calibration(cfg: DictConfig) -> Path:
     """Run ``tfrsim-calibrate`` from its composed config; returns the run folder."""
+    p: CalibrateParams = _translate(CalibrateParams, cfg)
     folder = Path(HydraConfig.get().runtime.output_dir)
     ensure_fresh(folder)
-    n = positive_int("n_per_trial", cfg.n_per_trial)
-    budget = positive_int("max_evaluations", cfg.max_evaluations)
-    valid = [*FITTABLE, *(f"effects.{e}" for e in EFFECT_PRIORS)]
-    for i, name in enumerate(cfg.fit):
-        if name not in valid:
-            raise ConfigError(f"fit[{i}]", f"must be one of {valid}", name)
-    restarts = int(cfg.restarts)
-    # Each Nelder–Mead run needs at least 2k + 2 evaluations for k parameters.
-    needed = (restarts + 1) * (2 * len(cfg.fit) + 2)
-    if budget < needed:
-        raise ConfigError(
-            "max_evaluations",
-            f"must be at least {needed} for {len(cfg.fit)} parameters and {restarts} restarts",
-            budget,
-        )
     targets = load_targets()
-    start = _clonal(cfg.start_model, "start_model")
+    start = _clonal(p.start_model, "start_model")
+    designs = trial_designs(CALIBRATION_TRIALS)
     result = calibrate(
         targets,
         start,
-        list(cfg.fit),
-        n_per_trial=n,
-        seed=int(cfg.seed),
-        max_evaluations=budget,
-        restarts=restarts,
+        list(p.fit),
+        n_per_trial=p.n_per_trial,
+        seed=p.seed,
+        max_evaluations=p.max_evaluations,
+        designs=designs,
+        restarts=p.restarts,
     )
-    text = model_yaml(result, targets, n, int(cfg.seed))
+    text = model_yaml(result, targets, p.n_per_trial, p.seed)
     write_text(folder / "calibrated_model.yaml", text)
     with atomic_path(folder / "trace.csv") as tmp:
         result.trace.to_csv(tmp, index=False)
     rep = reproduce(
         result.model,
         targets,
-        n_patients=int(cfg.report.n_patients),
-        n_replicates=int(cfg.report.n_replicates),
-        seed=int(cfg.seed) + 100,
+        designs,
+        n_patients=p.report.n_patients,
+        n_replicates=p.report.n_replicates,
+        seed=p.seed + 100,
     )
     _write_reproduction(folder, rep, "fit_report")
     summary: dict[str, Any] = {
@@ -164,14 +161,15 @@ def run_calibration(cfg: DictConfig) -> Path:
         },
         "accepted_at_report_size": rep.accepted,
     }
-    if cfg.profile.enabled:
+    if p.profile.enabled:
         table = profile(
             targets,
             result,
-            n_per_trial=int(cfg.profile.n_per_trial),
-            seed=int(cfg.seed),
-            steps=list(cfg.profile.steps),
-            inner_evaluations=int(cfg.profile.inner_evaluations),
+            n_per_trial=p.profile.n_per_trial,
+            seed=p.seed,
+            designs=designs,
+            steps=list(p.profile.steps),
+            inner_evaluations=p.profile.inner_evaluations,
         )
         intervals = profile_intervals(table)
         for name, frame in (("profile.csv", table), ("profile_intervals.csv", intervals)):
@@ -179,7 +177,7 @@ def run_calibration(cfg: DictConfig) -> Path:
                 frame.to_csv(tmp, index=False)
         summary["profile_intervals"] = intervals.to_dict("records")
     write_text(folder / "calibration.json", json.dumps(summary, indent=2, default=float) + "\n")
-    if cfg.install:
+    if p.install:
         write_text(INSTALLED_MODEL, text)
         log.info("installed the calibrated model as %s (now the default)", INSTALLED_MODEL)
     print(rep.table.round(3).to_string(index=False))
@@ -189,30 +187,35 @@ def run_calibration(cfg: DictConfig) -> Path:
         f"acceptance at n = {rep.n_patients}: {'met' if rep.accepted else 'NOT met'}"
     )
     print(f"run folder: {folder}")
+    if not rep.accepted:
+        # Outputs are written first; a fit whose own acceptance fails is a failure.
+        sys.exit(1)
     return folder
 
 
 def run_reproduction(cfg: DictConfig) -> Path:
     """Run ``tfrsim-reproduce``; returns the run folder."""
+    p: ReproduceParams = _translate(ReproduceParams, cfg)
     folder = Path(HydraConfig.get().runtime.output_dir)
     ensure_fresh(folder)
-    model = _clonal(cfg.model, "model")
+    model = _clonal(p.model, "model")
     rep = reproduce(
         model,
         load_targets(),
-        n_patients=positive_int("n_patients", cfg.n_patients),
-        n_replicates=positive_int("n_replicates", cfg.n_replicates),
-        seed=int(cfg.seed),
+        trial_designs(CALIBRATION_TRIALS),
+        n_patients=p.n_patients,
+        n_replicates=p.n_replicates,
+        seed=p.seed,
     )
     _write_reproduction(folder, rep, "reproduction")
     write_text(
         folder / "reproduction.json",
         json.dumps(
             {
-                "model": cfg.model,
+                "model": p.model,
                 "n_patients": rep.n_patients,
                 "n_replicates": rep.n_replicates,
-                "seed": int(cfg.seed),
+                "seed": p.seed,
                 "accepted": rep.accepted,
                 "checks": rep.table.replace({np.nan: None}).to_dict("records"),
             },
@@ -252,7 +255,6 @@ def calibrate_main() -> None:
     from tfrsim.config.store import register_configs
 
     register_configs()
-    register_calibration_configs()
     _calibrate_app()
 
 
@@ -261,5 +263,4 @@ def reproduce_main() -> None:
     from tfrsim.config.store import register_configs
 
     register_configs()
-    register_calibration_configs()
     _reproduce_app()

@@ -2,7 +2,7 @@
 numbers) and profiling the fit."""
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 
 from tfrsim.calibration.objective import EFFECT_PRIORS, Evaluation, Objective, with_parameters
 from tfrsim.calibration.targets import Targets
-from tfrsim.config.params import ClonalParams
+from tfrsim.disease.clonal import ClonalParams
+from tfrsim.study import StudyParams
 
 #: Profile-likelihood threshold: the objective is -2 log-likelihood, so a 95 % profile
 #: interval is where it stays within chi2(1, 0.95) = 3.84 of its minimum.
@@ -87,6 +88,7 @@ def calibrate(
     n_per_trial: int,
     seed: int,
     max_evaluations: int,
+    designs: Mapping[str, StudyParams],
     restarts: int = 1,
     progress: bool = True,
 ) -> CalibrationResult:
@@ -105,6 +107,8 @@ def calibrate(
         Seed of the common random numbers.
     max_evaluations : int
         Budget of objective evaluations, shared by all Nelder–Mead runs.
+    designs : mapping of str to StudyParams
+        Each target trial's design (see :class:`Objective`).
     restarts : int, default 1
         Nelder–Mead restarts from the best point with a fresh simplex (a simplex can
         collapse before reaching the optimum; restarting is the standard remedy).
@@ -115,7 +119,7 @@ def calibrate(
     -------
     CalibrationResult
     """
-    objective = Objective(targets, start, names, n_per_trial, seed)
+    objective = Objective(targets, start, names, n_per_trial, seed, designs)
     rows: list[list[float]] = []
     bar = tqdm(
         total=max_evaluations, desc="calibrating", unit="eval", disable=None if progress else True
@@ -175,6 +179,7 @@ def profile(
     *,
     n_per_trial: int,
     seed: int,
+    designs: Mapping[str, StudyParams],
     steps: Sequence[float] = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0),
     inner_evaluations: int = 60,
     progress: bool = True,
@@ -193,7 +198,7 @@ def profile(
         One row per (parameter, offset): parameter, offset, value (natural scale),
         objective, delta (objective minus the minimum).
     """
-    full = Objective(targets, result.model, result.names, n_per_trial, seed)
+    full = Objective(targets, result.model, result.names, n_per_trial, seed, designs)
     minimum = full(result.estimate)
     rows = []
     total = len(result.names) * len(steps)
@@ -205,7 +210,7 @@ def profile(
             for step in steps:
                 fixed_value = result.estimate[i] + step
                 fixed_model = with_parameters(result.model, [name], np.array([fixed_value]))
-                inner = Objective(targets, fixed_model, others, n_per_trial, seed)
+                inner = Objective(targets, fixed_model, others, n_per_trial, seed, designs)
                 res = optimize.minimize(
                     inner,
                     inner.start(),

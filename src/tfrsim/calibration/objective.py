@@ -12,7 +12,7 @@ i.e. minus twice a Gaussian log-likelihood of the published summaries.
 """
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,9 +21,9 @@ from numpy.typing import NDArray
 
 from tfrsim.calibration.statistics import TrialStatistics, trial_statistics
 from tfrsim.calibration.targets import Targets
-from tfrsim.config.compose import load_params
-from tfrsim.config.params import ClonalParams, StudyParams
-from tfrsim.pipeline import simulate
+from tfrsim.disease.clonal import ClonalParams
+from tfrsim.execution import simulate
+from tfrsim.study import StudyParams
 
 #: Parameters the calibration can fit, all positive and searched on the log scale.
 FITTABLE: tuple[str, ...] = (
@@ -39,30 +39,28 @@ FITTABLE: tuple[str, ...] = (
 #: published estimate that enters the objective as ((value - mean) / sd)^2.
 #: - prior_ifn: prior IFN vs none, sHR 0.53 [0.28, 1.01] (Hernandez-Boluda, Blood
 #:   Cancer J 2018, univariate): mean log(0.53), sd (log 1.01 - log 0.28) / 3.92.
-#: - imatinib_per_year: EURO-SKI, +2-3 points of RFS per extra year (euroski_ashcn),
+#: - tki_per_year: EURO-SKI, +2-3 points of RFS per extra year (euroski_ashcn),
 #:   i.e. -0.07 to -0.10 per year at S ~ 0.5; the Spanish series' TKI < 5 y vs >= 5 y
 #:   sHR 2.59 [1.33, 5.01] (spain2018) is about -0.27 per year for groups ~3.5 years
 #:   apart. Prior -0.15 with sd 0.07 covers both within 2 sd (ASSUMPTION).
 EFFECT_PRIORS: dict[str, tuple[float, float]] = {
     "prior_ifn": (float(np.log(0.53)), float((np.log(1.01) - np.log(0.28)) / 3.92)),
-    "imatinib_per_year": (-0.15, 0.07),
+    "tki_per_year": (-0.15, 0.07),
 }
 #: Hinge scales of the TWISTER timing penalties (share units); a 1-SE-like softness.
 LATE_SHARE_SCALE = 0.03
 EARLY_SHARE_SCALE = 0.05
 
 
-def trial_params(
-    trial: str, n_patients: int, seed: int, last_month: float, overrides: Sequence[str] = ()
-) -> StudyParams:
-    """Study parameters of a calibration trial, followed at least to ``last_month``."""
-    base = load_params([f"trial={trial}", *overrides])
-    followup = max(base.follow_up.followup_months, last_month)
+def trial_params(design: StudyParams, n_patients: int, seed: int, last_month: float) -> StudyParams:
+    """A trial's design (its validated :class:`StudyParams`) resized to ``n_patients``,
+    seeded with ``seed`` and followed at least to ``last_month``."""
+    followup = max(design.follow_up.followup_months, last_month)
     return dataclasses.replace(
-        base,
+        design,
         seed=seed,
-        cohort=dataclasses.replace(base.cohort, n_patients=n_patients),
-        follow_up=dataclasses.replace(base.follow_up, followup_months=followup),
+        cohort=dataclasses.replace(design.cohort, n_patients=n_patients),
+        follow_up=dataclasses.replace(design.follow_up, followup_months=followup),
     )
 
 
@@ -124,6 +122,10 @@ class Objective:
         Simulated patients per trial.
     seed : int
         Seed of every trial (common random numbers).
+    designs : mapping of str to StudyParams
+        Each target trial's design (cohort, schedule, assay, rule, follow-up), e.g.
+        from :func:`tfrsim.config.compose.trial_designs`; the objective never composes
+        a configuration itself.
     """
 
     def __init__(
@@ -133,6 +135,7 @@ class Objective:
         names: Sequence[str],
         n_per_trial: int,
         seed: int,
+        designs: Mapping[str, StudyParams],
     ) -> None:
         valid = [*FITTABLE, *(f"effects.{e}" for e in EFFECT_PRIORS)]
         unknown = sorted(set(names) - set(valid))
@@ -141,9 +144,14 @@ class Objective:
         self.targets = targets
         self.model = model
         self.names = tuple(names)
+        needed = sorted({m.trial for m in targets.milestones})
+        missing = [t for t in needed if t not in designs]
+        if missing:
+            raise ValueError(f"no design given for target trial(s) {missing}")
+        self.designs = dict(designs)
         self.trials = {
-            t: trial_params(t, n_per_trial, seed, max(targets.months(t) or [0.0]))
-            for t in sorted({m.trial for m in targets.milestones})
+            t: trial_params(designs[t], n_per_trial, seed, max(targets.months(t) or [0.0]))
+            for t in needed
         }
         self.n_evaluations = 0
 

@@ -1,7 +1,7 @@
 """Reproduction of the published curves: table, replicate bands and acceptance."""
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +12,9 @@ from tfrsim.analysis import survival_at
 from tfrsim.calibration.objective import trial_params
 from tfrsim.calibration.statistics import TrialStatistics, trial_statistics
 from tfrsim.calibration.targets import Targets
-from tfrsim.config.params import ClonalParams
-from tfrsim.pipeline import simulate
+from tfrsim.disease.clonal import ClonalParams
+from tfrsim.execution import simulate
+from tfrsim.study import StudyParams
 
 #: z of a two-sided 95 % interval.
 Z95 = 1.959964
@@ -70,6 +71,7 @@ class Reproduction:
 
 def reproduce_trial(
     trial: str,
+    design: StudyParams,
     model: ClonalParams,
     targets: Targets,
     *,
@@ -80,7 +82,7 @@ def reproduce_trial(
 ) -> TrialReproduction:
     """Simulate one trial: a large cohort for the curve, trial-sized cohorts for a band."""
     last = max(targets.months(trial) or [0.0])
-    params = trial_params(trial, n_patients, seed, last)
+    params = trial_params(design, n_patients, seed, last)
     params = dataclasses.replace(params, model=model)
     stats_months = targets.months(trial)
     t = targets.timing
@@ -127,6 +129,7 @@ def _published_size(trial: str) -> int:
 def reproduce(
     model: ClonalParams,
     targets: Targets,
+    designs: Mapping[str, StudyParams],
     *,
     trials: Sequence[str] = ("stim1", "stim2", "twister"),
     n_patients: int = 20_000,
@@ -146,6 +149,7 @@ def reproduce(
         grid = np.linspace(0.0, horizon, int(horizon) * 2 + 1)
         rep = reproduce_trial(
             trial,
+            designs[trial],
             model,
             targets,
             n_patients=n_patients,

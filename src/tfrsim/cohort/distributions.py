@@ -1,10 +1,13 @@
 """Truncated distributions sampled by inverse CDF (vectorised, one uniform per draw)."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from tfrsim.config.params import LogNormalParams
+if TYPE_CHECKING:
+    from tfrsim.cohort.params import LogNormalParams
 
 
 def _norm_cdf(z: NDArray[np.float64] | float) -> NDArray[np.float64]:
@@ -15,7 +18,7 @@ def _norm_ppf(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(special.ndtri(p), dtype=float)
 
 
-def lognormal_mass(dist: LogNormalParams, lo: float, hi: float = np.inf) -> float:
+def lognormal_mass(dist: "LogNormalParams", lo: float, hi: float = np.inf) -> float:
     """Probability that a log-normal variable lies in ``[lo, hi]``."""
     if dist.sigma == 0:
         return float(lo <= dist.median <= hi)
@@ -26,7 +29,7 @@ def lognormal_mass(dist: LogNormalParams, lo: float, hi: float = np.inf) -> floa
 
 def truncated_lognormal(
     u: NDArray[np.float64],
-    dist: LogNormalParams,
+    dist: "LogNormalParams",
     lo: float = 0.0,
     hi: "float | NDArray[np.float64]" = np.inf,
 ) -> NDArray[np.float64]:

@@ -1,4 +1,4 @@
-"""Sampling the cohort of patients who stop imatinib (DESIGN §3)."""
+"""Sampling the cohort of patients who stop a TKI (DESIGN §3)."""
 
 from dataclasses import dataclass, fields
 
@@ -11,23 +11,34 @@ from tfrsim.cohort.distributions import (
     truncated_lognormal,
     truncated_normal,
 )
+from tfrsim.cohort.params import DEPTHS, MIN_YEARS_TO_DMR, SOKAL_GROUPS, TKIS, CohortParams
 from tfrsim.cohort.scores import elts_group, elts_score, sokal_group, sokal_score
-from tfrsim.config.params import DEPTHS, SOKAL_GROUPS, CohortParams, EligibilityParams
+from tfrsim.random import named_children
 
 #: Upper limit of peripheral blasts in chronic phase (%, < 15 %: cmlsupport glossary).
 CHRONIC_PHASE_MAX_BLASTS_PCT = 15.0
-#: Shortest imatinib treatment before a deep molecular response starts (years).
-#: ASSUMPTION: a deep response takes at least ~6 months of imatinib, so DMR duration
-#: <= imatinib duration - 0.5 year. (STIM1's medians, 36 months of CMR after 50 months
-#: of imatinib (tbl_sci2016), leave no room for a longer minimum.)
-MIN_YEARS_TO_DMR = 0.5
-#: Uniforms per patient: 7 for every mode, 5 more for the clinical variables.
-N_UNIFORMS = 12
+#: The random decisions of the cohort stage, each with its own child stream of the
+#: cohort stream, in PERMANENT order (see :func:`tfrsim.random.named_children`): never
+#: reorder or remove, only append, so adding a variable leaves every other draw as it was.
+COHORT_DECISIONS: tuple[str, ...] = (
+    "age",
+    "male",
+    "prior_ifn",
+    "tki_years",
+    "dmr_years",
+    "depth",
+    "sokal_group",
+    "spleen_palpable",
+    "spleen_cm",
+    "platelets",
+    "blasts_zero",
+    "blasts_pct",
+)
 
 
 @dataclass(frozen=True)
 class Cohort:
-    """Patients at the time they stop imatinib; every array has shape ``(n,)``.
+    """Patients at the time they stop the TKI; every array has shape ``(n,)``.
 
     Attributes
     ----------
@@ -36,7 +47,7 @@ class Cohort:
     age_years : float
         Age at diagnosis (years).
     male, prior_ifn : bool
-        Sex; interferon before imatinib.
+        Sex; interferon before the TKI.
     spleen_cm, platelets_1e9_per_l, blasts_pct : float
         Clinical variables at diagnosis (cm below costal margin, 10^9/L, % blood);
         NaN in trial mode.
@@ -44,10 +55,13 @@ class Cohort:
         Prognostic scores; NaN in trial mode.
     sokal_group, elts_group : int8
         0 = low, 1 = intermediate, 2 = high (ELTS: -1 when not computed).
-    imatinib_years, dmr_years : float
-        Imatinib duration and deep-molecular-response duration before stop (years).
+    tki_years, dmr_years : float
+        TKI duration and deep-molecular-response duration before stop (years).
     depth_log : float
         Depth at stop as a log10 reduction (4, 4.5, 5).
+    tki : int8
+        The TKI stopped, as a code into :data:`~tfrsim.cohort.params.TKIS`
+        (0 = imatinib).
     """
 
     patient_id: NDArray[np.int64]
@@ -61,9 +75,10 @@ class Cohort:
     elts_score: NDArray[np.float64]
     sokal_group: NDArray[np.int8]
     elts_group: NDArray[np.int8]
-    imatinib_years: NDArray[np.float64]
+    tki_years: NDArray[np.float64]
     dmr_years: NDArray[np.float64]
     depth_log: NDArray[np.float64]
+    tki: NDArray[np.int8]
 
     def __len__(self) -> int:
         return int(self.patient_id.shape[0])
@@ -76,13 +91,8 @@ class Cohort:
             data[col] = pd.Categorical.from_codes(
                 data[col], categories=pd.Index(SOKAL_GROUPS), ordered=True
             )
+        data["tki"] = pd.Categorical.from_codes(data["tki"], categories=pd.Index(TKIS))
         return pd.DataFrame(data)
-
-
-def min_imatinib_years(eligibility: EligibilityParams) -> float:
-    """Shortest eligible imatinib duration: the protocol minimum, or enough for the
-    minimum deep response to start after :data:`MIN_YEARS_TO_DMR`."""
-    return max(eligibility.min_imatinib_years, eligibility.min_dmr_years + MIN_YEARS_TO_DMR)
 
 
 def depth_probabilities(params: CohortParams) -> NDArray[np.float64]:
@@ -100,9 +110,9 @@ def sample_cohort(
     """Sample ``n`` eligible patients.
 
     Eligibility truncates the sampling distributions, so every sampled patient is
-    eligible. Each patient consumes one row of uniforms (one per variable, drawn as an
-    ``(n, 12)`` array), so patient ``i`` is the same whatever ``n``: a smaller cohort
-    is a prefix of a larger one.
+    eligible. Each decision of :data:`COHORT_DECISIONS` draws ``n`` uniforms from its
+    own child stream, so patient ``i`` is the same whatever ``n`` (a smaller cohort is
+    a prefix of a larger one) and adding a decision leaves the others' draws unchanged.
 
     Parameters
     ----------
@@ -120,36 +130,45 @@ def sample_cohort(
     Cohort
     """
     elig = params.eligibility
-    u = rng.random((n, N_UNIFORMS)).T
+    streams = named_children(rng, COHORT_DECISIONS)
+
+    def u(decision: str) -> NDArray[np.float64]:
+        return streams[decision].random(n)
+
     age = truncated_normal(
-        u[0], params.age_mean_years, params.age_sd_years, elig.min_age_years, elig.max_age_years
+        u("age"), params.age_mean_years, params.age_sd_years, elig.min_age_years, elig.max_age_years
     )
-    male = u[1] < params.male_fraction
-    prior_ifn = u[2] < params.prior_ifn_fraction
-    imatinib = truncated_lognormal(u[3], params.imatinib_years, lo=min_imatinib_years(elig))
-    # A deep response starts after some imatinib: DMR duration is truncated at the
-    # patient's own imatinib duration minus MIN_YEARS_TO_DMR.
+    male = u("male") < params.male_fraction
+    prior_ifn = u("prior_ifn") < params.prior_ifn_fraction
+    tki_years = truncated_lognormal(
+        u("tki_years"), params.tki_years, lo=elig.min_tki_years_effective
+    )
+    # A deep response starts after some TKI: DMR duration is truncated at the
+    # patient's own TKI duration minus MIN_YEARS_TO_DMR.
     dmr = truncated_lognormal(
-        u[4], params.dmr_years, lo=elig.min_dmr_years, hi=imatinib - MIN_YEARS_TO_DMR
+        u("dmr_years"), params.dmr_years, lo=elig.min_dmr_years, hi=tki_years - MIN_YEARS_TO_DMR
     )
-    depth_codes = categorical(u[5], depth_probabilities(params))
+    depth_codes = categorical(u("depth"), depth_probabilities(params))
     depth_log = np.asarray(list(DEPTHS.values()))[depth_codes]
 
     nan = np.full(n, np.nan)
     if params.mode == "trial":
         shares = np.array([params.sokal_shares[g] for g in SOKAL_GROUPS])
-        sokal_codes = categorical(u[6], shares)
+        sokal_codes = categorical(u("sokal_group"), shares)
         spleen, platelets, blasts, sokal, elts = nan, nan.copy(), nan.copy(), nan.copy(), nan.copy()
         elts_codes = np.full(n, -1, dtype=np.int8)
     else:
         c = params.clinical
-        v = u[7:]
-        spleen = np.where(v[0] < c.spleen_nonpalpable, 0.0, truncated_lognormal(v[1], c.spleen_cm))
-        platelets = truncated_lognormal(v[2], c.platelets)
-        blasts = np.where(
-            v[3] < c.blasts_zero,
+        spleen = np.where(
+            u("spleen_palpable") < c.spleen_nonpalpable,
             0.0,
-            truncated_lognormal(v[4], c.blasts_pct, hi=CHRONIC_PHASE_MAX_BLASTS_PCT),
+            truncated_lognormal(u("spleen_cm"), c.spleen_cm),
+        )
+        platelets = truncated_lognormal(u("platelets"), c.platelets)
+        blasts = np.where(
+            u("blasts_zero") < c.blasts_zero,
+            0.0,
+            truncated_lognormal(u("blasts_pct"), c.blasts_pct, hi=CHRONIC_PHASE_MAX_BLASTS_PCT),
         )
         sokal = sokal_score(age, spleen, platelets, blasts)
         elts = elts_score(age, spleen, platelets, blasts)
@@ -167,7 +186,8 @@ def sample_cohort(
         elts_score=elts,
         sokal_group=sokal_codes,
         elts_group=elts_codes,
-        imatinib_years=imatinib,
+        tki_years=tki_years,
         dmr_years=dmr,
         depth_log=depth_log,
+        tki=np.full(n, TKIS.index(params.tki), dtype=np.int8),
     )

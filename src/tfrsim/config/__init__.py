@@ -1,6 +1,7 @@
-"""Configuration: Hydra schemas, validated parameters, and the one translation point.
+"""Configuration: composition (Hydra), plugins, and the one translation point.
 
-This package's ``__init__`` imports nothing heavy so that the stages can import
-:mod:`tfrsim.config.params` without a cycle; use :mod:`tfrsim.config.translate` and
-:mod:`tfrsim.config.compose` (or the top-level :func:`tfrsim.load_params`).
+Each stage owns and validates its parameter types (``cohort/params.py``,
+``disease/``, ``monitoring/params.py``, ``analysis/params.py``; the whole study in
+:mod:`tfrsim.study`); this package composes a config and translates it once with
+:func:`tfrsim.config.translate.to_params` (or the top-level :func:`tfrsim.load_params`).
 """

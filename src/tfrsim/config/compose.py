@@ -7,9 +7,9 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from tfrsim.config.params import StudyParams
 from tfrsim.config.store import register_configs
 from tfrsim.config.translate import to_params
+from tfrsim.study import StudyParams
 
 #: The configuration shipped with the package (``conf/`` at the repository root).
 CONFIG_DIR: Path = Path(__file__).resolve().parent.parent / "conf"
@@ -53,3 +53,18 @@ def load_params(overrides: Sequence[str] = (), config_dir: Path | None = None) -
     (200, 'clonal')
     """
     return to_params(compose_config(overrides, config_dir=config_dir))
+
+
+#: The trials the model is calibrated to (conf/trial/*.yaml).
+CALIBRATION_TRIALS: tuple[str, ...] = ("stim1", "stim2", "twister")
+
+
+def trial_designs(
+    trials: Sequence[str] = CALIBRATION_TRIALS, overrides: Sequence[str] = ()
+) -> dict[str, StudyParams]:
+    """Each trial's validated design (``trial=NAME`` plus ``overrides``), by name.
+
+    What the calibration and reproduction functions take instead of composing
+    configurations themselves.
+    """
+    return {t: load_params([f"trial={t}", *overrides]) for t in trials}

@@ -1,27 +1,44 @@
-"""Registration of the structured-config schemas in Hydra's ConfigStore."""
+"""Hydra's ConfigStore: the base config of defaults, and the plugins.
+
+The study config has no structured schema: it is validated as a whole by the one
+translation point (:func:`tfrsim.config.translate.to_params`), which asks each stage's
+parameter types and registries, so that a model or analysis added by a plugin needs
+no schema of its own and ``tfrsim --help`` lists no internal schemas. The base config
+``tfrsim_defaults`` holds the defaults of every stage's dataclass (derived, not
+repeated), so that each setting with a default can be overridden without ``+``.
+"""
+
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-from tfrsim.config.schema import (
-    AnalysisConfig,
-    ClonalModelConfig,
-    Config,
-    MixtureCureModelConfig,
-)
-from tfrsim.disease.immune import ImmuneModelConfig
+from tfrsim.analysis.params import AnalysisParams
+from tfrsim.cohort.params import CohortParams
+from tfrsim.config.build import defaults_of
+from tfrsim.config.plugins import load_plugins
+from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
+from tfrsim.study import OutputParams, StudyParams
 
-#: Schema names, referenced from the ``defaults`` lists of the YAML files.
-SCHEMAS = {
-    (None, "config_schema"): Config,
-    ("model", "clonal_schema"): ClonalModelConfig,
-    ("model", "mixture_cure_schema"): MixtureCureModelConfig,
-    ("model", "immune_schema"): ImmuneModelConfig,
-    ("analysis", "analysis_schema"): AnalysisConfig,
-}
+#: Name of the base config (first in ``conf/config.yaml``'s defaults list).
+BASE_CONFIG: str = "tfrsim_defaults"
+
+
+def base_config() -> dict[str, Any]:
+    """Every default of the study's parameter types, as a plain mapping."""
+    study = defaults_of(StudyParams)
+    return {
+        "seed": 0,
+        "replicate": 0,
+        "chunk_size": study["chunk_size"],
+        "cohort": defaults_of(CohortParams),
+        "monitoring": defaults_of(MonitoringParams),
+        "follow_up": defaults_of(FollowUpParams),
+        "analysis": defaults_of(AnalysisParams),
+        "output": defaults_of(OutputParams),
+    }
 
 
 def register_configs() -> None:
-    """Store every schema in Hydra's ConfigStore (idempotent)."""
-    cs = ConfigStore.instance()
-    for (group, name), node in SCHEMAS.items():
-        cs.store(group=group, name=name, node=node)
+    """Load the plugins and store the base config (idempotent)."""
+    load_plugins()
+    ConfigStore.instance().store(name=BASE_CONFIG, node=base_config())

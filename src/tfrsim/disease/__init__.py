@@ -1,6 +1,18 @@
-"""Disease stage: the latent BCR-ABL course after stopping imatinib."""
+"""Disease stage: the latent BCR-ABL course after stopping the TKI.
 
+Importing the package registers the built-in models (``clonal``, ``mixture_cure``).
+"""
+
+from tfrsim.disease import clonal, mixture_cure  # noqa: F401  (registration)
 from tfrsim.disease.course import Course, linear_predictor
-from tfrsim.disease.registry import MODELS, get_model, simulate_course
+from tfrsim.disease.registry import MODELS, DiseaseModel, get_model, register_model, simulate_course
 
-__all__ = ["MODELS", "Course", "get_model", "linear_predictor", "simulate_course"]
+__all__ = [
+    "MODELS",
+    "Course",
+    "DiseaseModel",
+    "get_model",
+    "linear_predictor",
+    "register_model",
+    "simulate_course",
+]

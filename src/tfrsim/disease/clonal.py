@@ -13,23 +13,89 @@ the CDF of one clone's delay ``D`` (:func:`clone_delay_cdf`): proportional hazar
 """
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from tfrsim import checks as c
 from tfrsim.cohort.sample import Cohort
-from tfrsim.config.params import MMR_PCT, ClonalParams
 from tfrsim.disease.course import Course, first_crossing, linear_predictor, residual_levels
+from tfrsim.disease.params import MMR_PCT, CovariateEffects, check_course_levels
+from tfrsim.disease.registry import DiseaseModel, register_model
+
+log = logging.getLogger(__name__)
 
 #: Most reactivatable clones a patient can carry. Truncating Poisson(theta) here drops
 #: P(K > 32) < 1e-9 of the mass for theta <= 8 (theta0 ~ 1 with any covariates here).
-log = logging.getLogger(__name__)
-
 MAX_CLONES = 32
 #: Largest mean clone count accepted for theta0 (P(Poisson(8) > 32) < 1e-9); patients
 #: whose covariates push theta above it are truncated, with a logged warning.
 MAX_MEAN_CLONES = 8.0
+
+
+@dataclass(frozen=True)
+class ClonalParams:
+    """Clonal reactivation model (DESIGN §4).
+
+    Patient *i* carries ``K ~ Poisson(theta_i)`` residual clones with
+    ``log theta_i = log theta0 + eta_i``. Each clone leaves quiescence after an
+    exponential latency with rate ``alpha = alpha0 * exp(sigma_alpha * Z)`` per month,
+    then grows exponentially from ``initial_pct`` (% IS) at rate
+    ``r = r0 * exp(sigma_r * Z')`` per month. On top sits a persistent, non-growing
+    residual level ``m_i ~ LogNormal(residual_median_pct, residual_sigma)``.
+
+    Parameters
+    ----------
+    theta0 : float
+        Mean number of reactivatable clones at the reference covariates.
+    latency_rate_per_month : float
+        Median per-clone reactivation rate alpha0 (1/month).
+    latency_sigma : float
+        Log-scale SD of the per-clone reactivation rate (heterogeneity).
+    growth_rate_per_month : float
+        Median per-clone exponential growth rate r0 (1/month); doubling time
+        ``ln 2 / r0`` months.
+    growth_sigma : float
+        Log-scale SD of the per-clone growth rate.
+    initial_pct : float
+        Level of a clone when it leaves quiescence (% IS).
+    residual_median_pct, residual_sigma : float
+        Persistent residual disease (% IS): median and log-scale SD.
+    effects : CovariateEffects
+        Covariate effects on ``log theta`` (proportional hazards by construction).
+    plateau_pct : float, default 100
+        Level at which a regrowing clone saturates (% IS); far above every
+        detection threshold, it only keeps trajectories finite.
+    """
+
+    theta0: float
+    latency_rate_per_month: float
+    latency_sigma: float
+    growth_rate_per_month: float
+    growth_sigma: float
+    initial_pct: float
+    residual_median_pct: float
+    residual_sigma: float
+    effects: CovariateEffects
+    plateau_pct: float = 100.0
+
+    def __post_init__(self) -> None:
+        theta0 = c.positive("theta0", self.theta0, "clones per patient")
+        if theta0 > MAX_MEAN_CLONES:
+            raise c.ConfigError(
+                "theta0",
+                f"must be <= {MAX_MEAN_CLONES:g} clones per patient: the simulator draws at "
+                f"most {MAX_CLONES} clones per patient, which truncates Poisson(theta) above that",
+                theta0,
+            )
+        object.__setattr__(self, "theta0", theta0)
+        for name in ("latency_rate_per_month", "growth_rate_per_month"):
+            object.__setattr__(self, name, c.positive(name, getattr(self, name), "per month"))
+        for name in ("latency_sigma", "growth_sigma"):
+            object.__setattr__(self, name, c.non_negative(name, getattr(self, name)))
+        check_course_levels(self)
 
 
 def poisson_inverse_cdf(
@@ -148,3 +214,6 @@ def survival(months: ArrayLike, params: ClonalParams, eta: ArrayLike = 0.0) -> N
     """Closed-form latent relapse-free survival ``S(t | eta) = exp(-theta0 e^eta F(t))``."""
     theta = params.theta0 * np.exp(np.asarray(eta, dtype=float))
     return np.asarray(np.exp(-theta * clone_delay_cdf(months, params)), dtype=float)
+
+
+register_model(DiseaseModel("clonal", ClonalParams, simulate_clonal, survival))

@@ -6,12 +6,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tfrsim.cohort.sample import Cohort
-from tfrsim.config.params import CovariateEffects
+from tfrsim.disease.params import CovariateEffects
 
 
 @dataclass(frozen=True)
 class Course:
-    """Latent BCR-ABL course of ``n`` patients after stopping imatinib.
+    """Latent BCR-ABL course of ``n`` patients after stopping the TKI.
 
     A patient's true BCR-ABL1 (% IS) at month ``t`` is its persistent residual level
     plus the sum of its regrowing clones; clone ``j`` is 0 before its onset and
@@ -107,10 +107,12 @@ def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.fl
     return (
         effects.sokal_intermediate * (cohort.sokal_group == 1)
         + effects.sokal_high * (cohort.sokal_group == 2)
-        + effects.imatinib_per_year * (cohort.imatinib_years - effects.imatinib_ref_years)
+        + effects.tki_per_year * (cohort.tki_years - effects.tki_ref_years)
         + effects.dmr_per_year * (cohort.dmr_years - effects.dmr_ref_years)
         + effects.prior_ifn * cohort.prior_ifn
         + effects.male * cohort.male
+        + effects.nilotinib * (cohort.tki == 1)
+        + effects.dasatinib * (cohort.tki == 2)
     )
 
 

@@ -10,13 +10,71 @@ at a fixed rate and crosses MMR exactly at ``T``) exists so that the same observ
 model applies.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
+from tfrsim import checks as c
 from tfrsim.cohort.sample import Cohort
-from tfrsim.config.params import MMR_PCT, MixtureCureParams
 from tfrsim.disease.course import Course, linear_predictor, residual_levels
+from tfrsim.disease.params import MMR_PCT, CovariateEffects, check_course_levels
+from tfrsim.disease.registry import DiseaseModel, register_model
+
+
+@dataclass(frozen=True)
+class MixtureCureParams:
+    """Phenomenological mixture-cure model.
+
+    ``P(cure | x) = logistic(cure_logit0 - eta(x))`` and, if not cured, a
+    Weibull latency to loss of MMR with shape ``k`` and scale
+    ``scale_months * exp(-eta(x) / k)`` (proportional hazards within the uncured).
+    The BCR-ABL course of an uncured patient is an exponential regrowth that
+    crosses MMR at the latent relapse month.
+
+    Parameters
+    ----------
+    cure_logit0 : float
+        Log-odds of cure at the reference covariates.
+    weibull_shape : float
+        Weibull shape k (dimensionless).
+    weibull_scale_months : float
+        Weibull scale at the reference covariates (months).
+    growth_rate_per_month, initial_pct, residual_median_pct, residual_sigma
+        As in :class:`~tfrsim.disease.clonal.ClonalParams`; used only to draw a
+        BCR-ABL course.
+    effects : CovariateEffects
+        Covariate effects; the same linear predictor lowers the cure log-odds and
+        raises the latency hazard.
+    plateau_pct : float, default 100
+        Saturation level of a regrowing clone (% IS).
+    """
+
+    cure_logit0: float
+    weibull_shape: float
+    weibull_scale_months: float
+    growth_rate_per_month: float
+    initial_pct: float
+    residual_median_pct: float
+    residual_sigma: float
+    effects: CovariateEffects
+    plateau_pct: float = 100.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cure_logit0", c.finite("cure_logit0", self.cure_logit0))
+        object.__setattr__(self, "weibull_shape", c.positive("weibull_shape", self.weibull_shape))
+        object.__setattr__(
+            self,
+            "weibull_scale_months",
+            c.positive("weibull_scale_months", self.weibull_scale_months, "months"),
+        )
+        object.__setattr__(
+            self,
+            "growth_rate_per_month",
+            c.positive("growth_rate_per_month", self.growth_rate_per_month, "per month"),
+        )
+        check_course_levels(self)
 
 
 def cure_probability(params: MixtureCureParams, eta: ArrayLike = 0.0) -> NDArray[np.float64]:
@@ -84,3 +142,6 @@ def survival(
     return np.asarray(
         pi + (1 - pi) * np.exp(-((t / weibull_scale(params, eta)) ** params.weibull_shape))
     )
+
+
+register_model(DiseaseModel("mixture_cure", MixtureCureParams, simulate_mixture_cure, survival))

@@ -3,7 +3,8 @@
 from tfrsim.monitoring.assay import Measurements, detection_probability, measure
 from tfrsim.monitoring.follow_up import FollowUp, horizon_months, sample_follow_up
 from tfrsim.monitoring.observe import Observation, observe
-from tfrsim.monitoring.rules import RULES, RuleOutcome, apply_rule
+from tfrsim.monitoring.registry import RULES, Rule, register_rule
+from tfrsim.monitoring.rules import RuleOutcome, apply_rule
 from tfrsim.monitoring.schedule import sample_visit_months, visit_months
 
 __all__ = [
@@ -11,12 +12,14 @@ __all__ = [
     "FollowUp",
     "Measurements",
     "Observation",
+    "Rule",
     "RuleOutcome",
     "apply_rule",
     "detection_probability",
     "horizon_months",
     "measure",
     "observe",
+    "register_rule",
     "sample_follow_up",
     "sample_visit_months",
     "visit_months",

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tfrsim.config.params import AssayParams
+from tfrsim.monitoring.params import AssayParams
 
 LN10 = float(np.log(10.0))
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tfrsim.config.params import FollowUpParams
+from tfrsim.monitoring.params import FollowUpParams
 
 
 @dataclass(frozen=True)

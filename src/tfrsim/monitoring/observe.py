@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from tfrsim.config.params import MonitoringParams
 from tfrsim.disease.course import Course
 from tfrsim.monitoring.assay import measure
 from tfrsim.monitoring.follow_up import FollowUp
+from tfrsim.monitoring.params import MonitoringParams
 from tfrsim.monitoring.rules import apply_rule
 from tfrsim.monitoring.schedule import sample_visit_months
 

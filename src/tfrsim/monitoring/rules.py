@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tfrsim.config.params import RuleParams
+from tfrsim.monitoring.params import RuleParams
+from tfrsim.monitoring.registry import Rule, get_rule, register_rule
 
 #: Boolean test condition on the left-aligned results: (measured_pct, detected) -> mask.
 Condition = Callable[[NDArray[np.float64], NDArray[np.bool_]], NDArray[np.bool_]]
@@ -153,24 +154,28 @@ def _loss_of_mr4(p: RuleParams) -> Criterion:
     return above(p.mr4_threshold_pct)
 
 
-#: Registered rules: name -> builder from :class:`RuleParams`.
-RULES: dict[str, Callable[[RuleParams], Criterion]] = {
-    "loss_of_mmr": _loss_of_mmr,
-    "loss_of_mmr_confirmed": _loss_of_mmr_confirmed,
-    "stim": _stim,
-    "twister": _twister,
-    "loss_of_mr4": _loss_of_mr4,
-}
+for _rule in (
+    Rule("loss_of_mmr", _loss_of_mmr, description="one test above the MMR threshold"),
+    Rule(
+        "loss_of_mmr_confirmed",
+        _loss_of_mmr_confirmed,
+        description="two consecutive tests above the MMR threshold",
+    ),
+    Rule(
+        "stim",
+        _stim,
+        description="loss of MMR, or a positive test confirmed by the next with a rise",
+    ),
+    Rule("twister", _twister, description="loss of MMR, or two consecutive positive tests"),
+    Rule("loss_of_mr4", _loss_of_mr4, description="one test above the MR4 threshold"),
+):
+    register_rule(_rule)
 
 
 def build_rule(params: RuleParams) -> Criterion:
     """The criterion of the rule named ``params.name``; the error lists valid names."""
-    try:
-        return RULES[params.name](params)
-    except KeyError:
-        raise KeyError(
-            f"unknown relapse rule {params.name!r}; valid rules: {sorted(RULES)}"
-        ) from None
+    built: Criterion = get_rule(params.name).build(params)
+    return built
 
 
 def apply_rule(

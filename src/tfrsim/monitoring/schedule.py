@@ -3,7 +3,7 @@
 import numpy as np
 from numpy.typing import NDArray
 
-from tfrsim.config.params import ScheduleParams, ScheduleSegment
+from tfrsim.monitoring.params import DAYS_PER_MONTH, ScheduleParams, ScheduleSegment
 
 
 def visit_months(schedule: tuple[ScheduleSegment, ...], horizon: float) -> NDArray[np.float64]:
@@ -24,7 +24,7 @@ def visit_months(schedule: tuple[ScheduleSegment, ...], horizon: float) -> NDArr
 
     Examples
     --------
-    >>> from tfrsim.config.params import ScheduleParams, ScheduleSegment as S
+    >>> from tfrsim.monitoring.params import ScheduleParams, ScheduleSegment as S
     >>> visit_months((S(3, 1), S(9, 3)), 12).tolist()
     [1.0, 2.0, 3.0, 6.0, 9.0, 12.0]
     """
@@ -37,10 +37,6 @@ def visit_months(schedule: tuple[ScheduleSegment, ...], horizon: float) -> NDArr
         months.extend(t + seg.every_months * np.arange(1, n_steps + 1))
         t += seg.every_months * n_steps
     return np.round(np.asarray(months, dtype=float), 9)
-
-
-#: Days per month (365.25 / 12), to convert visit jitter given in days.
-DAYS_PER_MONTH = 365.25 / 12
 
 
 def sample_visit_months(

@@ -1,14 +1,30 @@
-"""Forest plot of Cox hazard ratios."""
+"""Forest plot of Cox hazard ratios with a table: term, n/events, HR (95% CI), P.
+
+Rows top to bottom follow the model terms; the Sokal indicators are preceded by
+their reference level ("Sokal low (ref)", drawn at HR 1 without an interval), so
+with the Sokal terms first (the default model) term ``k`` still sits at
+``y = n_terms - 1 - k``.
+"""
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-from tfrsim.plots.figure import new_axes
-from tfrsim.plots.style import covariate_label
+from tfrsim.cohort.params import SOKAL_GROUPS
+from tfrsim.plots.figure import new_axes_mm
+from tfrsim.plots.style import (
+    SMALL_PT,
+    apply_axes_style,
+    covariate_label,
+    format_hr,
+    format_p,
+    styled,
+)
 
 if TYPE_CHECKING:
     from tfrsim.analysis.cox import CoxResult
@@ -17,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Text shown in place of an estimate that does not exist (dropped term, failed fit).
 NOT_ESTIMATED: str = "not estimated"
+#: Artist id of the column headers and cells of the table.
+TABLE_GID: str = "forest-table"
 #: Limits of the HR axis; wider intervals (e.g. near-separation) are clipped and
 #: marked with an arrow so one row cannot squash the others.
 _HR_FLOOR, _HR_CEIL = 1e-2, 1e2
@@ -36,48 +54,150 @@ _HR_TICKS: tuple[float, ...] = (
     50.0,
     100.0,
 )
+#: Right-hand columns: offsets from the axes' right edge in points (ASSUMPTION:
+#: widths of "1.85 (1.20–2.85)" and "<0.001" at 6.5 pt plus a gap).
+_HR_DX_PT, _P_DX_PT = 6.0, 66.0
+#: n/events column: offset left of the axes (the term labels are further left).
+_N_DX_PT = -4.0
+_ROW_MM = 4.5
 
 
-def plot_forest(cox: "CoxResult", *, ax: Axes | None = None, title: str | None = None) -> Axes:
-    """Plot hazard ratios with their CIs, one row per Cox model term.
+def sokal_counts(patients: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Patients and events per Sokal level, keyed like the Cox terms (``sokal_low``).
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        Patient table (``sokal_group``, ``event``).
+
+    Returns
+    -------
+    dict
+        ``{"sokal_<group>": (n, events)}`` for every non-empty group; the
+        ``counts`` argument of :func:`plot_forest`.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    groups = patients["sokal_group"].astype("string")
+    events = patients["event"].to_numpy(dtype=bool)
+    for group in SOKAL_GROUPS:
+        mask = (groups == group).fillna(False).to_numpy(dtype=bool)
+        if mask.any():
+            out[f"sokal_{group}"] = (int(mask.sum()), int(events[mask].sum()))
+    return out
+
+
+def _rows(terms: list[str], reference: bool) -> list[tuple[str, int | None]]:
+    """(term, index in the table or None for a reference row), top to bottom."""
+    rows: list[tuple[str, int | None]] = []
+    for i, term in enumerate(terms):
+        if (
+            reference
+            and term.startswith("sokal_")
+            and not any(t.startswith("sokal_") for t, _ in rows)
+        ):
+            rows.append((f"sokal_{SOKAL_GROUPS[0]}", None))
+        rows.append((term, i))
+    return rows
+
+
+def _label(term: str, is_reference: bool, reference: bool) -> str:
+    if is_reference:
+        return f"Sokal {term[len('sokal_') :]} (ref)"
+    if reference and term.startswith("sokal_") and term[len("sokal_") :] in SOKAL_GROUPS:
+        return f"Sokal {term[len('sokal_') :]}"
+    return covariate_label(term)
+
+
+def _cell(ax: Axes, text: str, x: float, y: float, dx: float, **kw: object) -> None:
+    ax.annotate(
+        text,
+        xy=(x, y),
+        xycoords=("axes fraction", "data"),
+        xytext=(dx, 0.0),
+        textcoords="offset points",
+        va="center",
+        fontsize=SMALL_PT + 0.5,
+        annotation_clip=False,
+        gid=TABLE_GID,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@styled
+def plot_forest(
+    cox: "CoxResult",
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    counts: Mapping[str, tuple[int, int]] | None = None,
+    reference: bool = True,
+    p_column: bool = True,
+) -> Axes:
+    """Forest plot: one row per Cox term with a table of n/events, HR (95% CI) and P.
 
     Parameters
     ----------
     cox : CoxResult
         Result of :func:`tfrsim.analysis.fit_cox`.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw on; a new figure is created when None.
+        Axes to draw on; a new figure (120 mm wide) is created when None.
     title : str, optional
         Axes title; defaults to "Cox proportional-hazards model" (with a
         "not converged" note when the fit did not converge).
+    counts : mapping of term to (n, events), optional
+        E.g. :func:`sokal_counts`; adds an "n/events" column (blank for terms
+        not in the mapping, such as continuous covariates). The model's total
+        ``n`` / events is shown under the axis in any case.
+    reference : bool, default True
+        Insert the reference level row "Sokal low (ref)" before the Sokal terms
+        (and label the indicators "Sokal intermediate", "Sokal high").
+    p_column : bool, default True
+        Add the Wald P column.
 
     Returns
     -------
     matplotlib.axes.Axes
-        The axes drawn on: log-scaled HR on x, a dashed line at HR = 1, terms on
-        y (first term at the top); terms without an estimate read "not estimated".
+        Log-scaled HR on x, a dashed line at HR = 1, rows on y (first term at the
+        top); the table texts have gid :data:`TABLE_GID`; terms without an
+        estimate read "not estimated".
     """
     table = cox.table
+    terms = [str(c) for c in table["covariate"]]
+    rows = _rows(terms, reference)
+    n_rows = len(rows)
     if ax is None:
-        ax = new_axes(7.0, 1.2 + 0.45 * max(len(table), 1))
+        # ASSUMPTION: 120 mm (a 1.5-column width) leaves room for the table columns.
+        ax = new_axes_mm(120.0, 22.0 + _ROW_MM * max(n_rows, 1))
     level = round(100 * (1 - cox.alpha))
     ax.set_xscale("log")
     finite = table[["hr", "lower", "upper"]].to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
     lo = float(np.clip(finite.min(), _HR_FLOOR, 1.0)) if finite.size else 0.25
     hi = float(np.clip(finite.max(), 1.0, _HR_CEIL)) if finite.size else 4.0
-    # Margins on the log scale: room for the markers and the right-hand labels.
+    # Margins on the log scale: room for the markers.
     lo, hi = lo / 1.5, hi * 1.5
     ax.set_xlim(lo, hi)
     ax.xaxis.set_major_locator(FixedLocator([t for t in _HR_TICKS if lo <= t <= hi]))
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.axvline(1.0, color="grey", linestyle="--", linewidth=0.7)
 
-    n_rows = len(table)
+    with_n = counts is not None
+    n_dx = _HR_DX_PT
+    hr_dx = _HR_DX_PT + (42.0 if with_n else 0.0)
+    p_dx = hr_dx + _P_DX_PT - _HR_DX_PT
     y_positions = np.arange(n_rows)[::-1].astype(float)
     estimates = table[["hr", "lower", "upper"]].to_numpy(dtype=float)
-    for y, (hr, lower, upper) in zip(y_positions, estimates, strict=True):
+    p_values = table["p"].to_numpy(dtype=float) if "p" in table else np.full(len(table), np.nan)
+    for y, (term, index) in zip(y_positions, rows, strict=True):
+        if with_n and counts is not None and term in counts:
+            n, events = counts[term]
+            _cell(ax, f"{n}/{events}", 1.0, y, n_dx, ha="left")
+        if index is None:  # reference level: HR 1 by definition
+            ax.plot([1.0], [y], marker="D", color="black", markersize=3.0, mfc="white")
+            _cell(ax, "1 (reference)", 1.0, y, hr_dx, ha="left", color="dimgrey")
+            continue
+        hr, lower, upper = estimates[index]
         if not np.isfinite(hr):
             ax.text(
                 1.0,
@@ -87,37 +207,59 @@ def plot_forest(cox: "CoxResult", *, ax: Axes | None = None, title: str | None =
                 va="center",
                 color="grey",
                 fontstyle="italic",
-                fontsize=9,
+                fontsize=SMALL_PT + 0.5,
             )
             continue
         shown = float(np.clip(hr, lo, hi))
         left = float(np.clip(lower, lo, hi)) if np.isfinite(lower) else lo
         right = float(np.clip(upper, lo, hi)) if np.isfinite(upper) else hi
-        ax.plot([left, right], [y, y], color="black", linewidth=1.5)
-        ax.plot([shown], [y], marker="s", color="black", markersize=6)
+        ax.plot([left, right], [y, y], color="black", linewidth=1.0)
+        ax.plot([shown], [y], marker="s", color="black", markersize=4)
         if not (np.isfinite(upper) and upper <= hi):
             ax.annotate("", xy=(hi, y), xytext=(right / 1.2, y), arrowprops={"arrowstyle": "->"})
         if not (np.isfinite(lower) and lower >= lo):
             ax.annotate("", xy=(lo, y), xytext=(left * 1.2, y), arrowprops={"arrowstyle": "->"})
-        ax.annotate(
-            f"{hr:.2f} ({lower:.2f}–{upper:.2f})",
-            xy=(1.0, y),
-            xycoords=("axes fraction", "data"),
-            xytext=(6.0, 0.0),
-            textcoords="offset points",
-            va="center",
-            fontsize=8,
-            annotation_clip=False,
-        )
+        _cell(ax, format_hr(hr, lower, upper), 1.0, y, hr_dx, ha="left")
+        if p_column:
+            _cell(ax, format_p(float(p_values[index])), 1.0, y, p_dx, ha="left")
     if n_rows == 0:
         ax.text(0.5, 0.5, "no covariates", transform=ax.transAxes, ha="center", va="center")
-    ax.set_yticks(y_positions, [covariate_label(str(c)) for c in table["covariate"]])
+    labels = [_label(term, index is None, reference) for term, index in rows]
+    ax.set_yticks(y_positions, labels)
     ax.set_ylim(-0.7, max(n_rows, 1) - 0.3)
-    ax.set_xlabel(f"Hazard ratio of molecular relapse ({level}% CI, log scale)")
-    ax.set_ylabel("Covariate")
+    # Column headers just above the axes, aligned with their columns.
+    top = max(n_rows, 1) - 0.3
+    headers = [("Term", 0.0, -4.0, "right")]
+    if with_n:
+        headers.append(("n/events", 1.0, n_dx, "left"))
+    headers.append((f"HR ({level}% CI)", 1.0, hr_dx, "left"))
+    if p_column:
+        headers.append(("P", 1.0, p_dx, "left"))
+    for text, x, dx, ha in headers:
+        ax.annotate(
+            text,
+            xy=(x, top),
+            xycoords=("axes fraction", "data"),
+            xytext=(dx, 4.0),
+            textcoords="offset points",
+            ha=ha,
+            va="bottom",
+            fontsize=SMALL_PT + 0.5,
+            fontweight="bold",
+            annotation_clip=False,
+            gid=TABLE_GID,
+        )
+    ax.set_xlabel(
+        f"Hazard ratio of molecular relapse ({level}% CI, log scale)\n"
+        f"n = {cox.n} patients, {cox.n_events} events"
+    )
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", length=0)
     default = "Cox proportional-hazards model"
     if not cox.converged:
         default += " (not converged)"
-    ax.set_title(title if title is not None else default)
+    ax.set_title(title if title is not None else default, loc="left", pad=14.0)
+    apply_axes_style(ax)
+    ax.tick_params(axis="y", length=0)
     logger.debug("forest plot of %d terms (converged=%s)", n_rows, cox.converged)
     return ax

@@ -85,7 +85,7 @@ def plot_km_comparison(
         right = max(right, float(published["month"].max()))
     ax.set_xlim(0.0, (right if right > 0 else 1.0) * 1.02)
     ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("Months since stopping imatinib")
+    ax.set_xlabel("Months since stopping the TKI")
     ax.set_ylabel("MRFS (probability)")
     ax.set_title(
         title if title is not None else f"Molecular relapse-free survival ({group_label(group)})"

@@ -5,15 +5,17 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from tfrsim.plots.figure import new_axes
+from tfrsim.plots.figure import new_axes_mm
+from tfrsim.plots.style import COLUMN_MM, OKABE_ITO, SMALL_PT, apply_axes_style, styled
 
-#: Colours of relapsers and non-relapsers.
-RELAPSE_COLOUR = "#c0392b"
-REMISSION_COLOUR = "#2471a3"
+#: Colours of relapsers and non-relapsers (Okabe–Ito vermillion and blue).
+RELAPSE_COLOUR = OKABE_ITO["vermillion"]
+REMISSION_COLOUR = OKABE_ITO["blue"]
 #: MR4.5 = 0.0032 % IS: the usual detection limit of a good sample (ross2018_enestfreedom).
 MR45_PCT = 0.0032
 
 
+@styled
 def plot_trajectories(
     visits: pd.DataFrame,
     patients: pd.DataFrame,
@@ -50,7 +52,7 @@ def plot_trajectories(
     """
     if n_each < 1:
         raise ValueError(f"`n_each` must be >= 1; got {n_each}")
-    ax = ax if ax is not None else new_axes(8.0, 5.0)
+    ax = ax if ax is not None else new_axes_mm(COLUMN_MM * 1.35, 75.0)
     tested = patients[patients["patient_id"].isin(visits["patient_id"].unique())]
     chosen = {
         True: tested.loc[tested["event"], "patient_id"].head(n_each).tolist(),
@@ -65,18 +67,18 @@ def plot_trajectories(
             ax.plot(v["month"], shown, color=colour, alpha=0.55, lw=1.0)
             ax.plot(v["month"], v["true_pct"], color=colour, alpha=0.35, lw=0.8, ls=":")
             det = v["detected"].to_numpy()
-            ax.scatter(v["month"][det], shown[det], color=colour, s=14, zorder=3)
+            ax.scatter(v["month"][det], shown[det], color=colour, s=6, zorder=3)
             ax.scatter(
-                v["month"][~det], shown[~det], facecolors="none", edgecolors=colour, s=14, zorder=3
+                v["month"][~det], shown[~det], facecolors="none", edgecolors=colour, s=6, zorder=3
             )
     ax.axhline(mmr_pct, color="black", lw=1.0, ls="--")
     ax.axhline(MR45_PCT, color="grey", lw=1.0, ls="-.")
     ax.set_yscale("log")
     ax.set_ylim(1e-5, 200.0)
     ax.set_xlim(left=0.0)
-    ax.set_xlabel("Months since stopping imatinib")
+    ax.set_xlabel("Months since stopping the TKI")
     ax.set_ylabel("BCR-ABL1 (% IS, log scale)")
-    ax.set_title(title or "Measured BCR-ABL1 after stopping imatinib")
+    ax.set_title(title or "Measured BCR-ABL1 after stopping the TKI", loc="left")
     handles = [
         Line2D([], [], color=RELAPSE_COLOUR, marker="o", label=f"relapsed ({len(chosen[True])})"),
         Line2D(
@@ -95,5 +97,6 @@ def plot_trajectories(
         Line2D([], [], color="black", ls="--", label=f"MMR ({mmr_pct:g} % IS)"),
         Line2D([], [], color="grey", ls="-.", label=f"MR4.5 ({MR45_PCT:g} % IS)"),
     ]
-    ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.9)
+    ax.legend(handles=handles, loc="upper right", fontsize=SMALL_PT, frameon=True, framealpha=0.9)
+    apply_axes_style(ax)
     return ax

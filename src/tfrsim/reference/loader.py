@@ -346,7 +346,7 @@ def trial_facts(trial: str) -> dict[str, Any]:
     -------
     dict
         Keys ``trial``, ``name``, ``plot_label``, ``citation``, ``n_patients``,
-        ``eligibility`` (``tki``, ``min_imatinib_years``,
+        ``eligibility`` (``tki``, ``min_tki_years``,
         ``min_deep_response_years``, ``depth`` with our ``level``),
         ``relapse_rule`` (``rule`` is our rule name, ``text`` as published),
         ``monitoring`` (``text``, ``confirmed``), ``follow_up`` and ``baseline``.

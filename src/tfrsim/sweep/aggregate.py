@@ -19,8 +19,9 @@ import pandas as pd
 import yaml
 from tqdm.auto import tqdm
 
-from tfrsim.results import COMPLETE_MARKER, ERROR_FILE, atomic_path
-from tfrsim.sweep.estimands import ESTIMAND_COLUMNS, summary_rows
+from tfrsim.analysis.estimands import ESTIMAND_COLUMNS
+from tfrsim.files import atomic_path
+from tfrsim.output import COMPLETE_MARKER, ERROR_FILE, IncompleteResultError, read_summary
 from tfrsim.sweep.naming import HASH_CHARS
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 #: File names of the sweep table in the sweep folder.
 TABLE_PARQUET, TABLE_CSV = "sweep_table.parquet", "sweep_table.csv"
 #: Columns every sweep table starts with, then one column per override key, then
-#: :data:`~tfrsim.sweep.estimands.ESTIMAND_COLUMNS`.
+#: :data:`~tfrsim.analysis.estimands.ESTIMAND_COLUMNS`.
 JOB_COLUMNS: tuple[str, ...] = (
     "job",
     "status",
@@ -94,8 +95,11 @@ def job_rows(job_dir: Path) -> list[dict[str, Any]]:
     info = _job_info(job_dir)
     info.update(parse_overrides(_load_yaml(job_dir / ".hydra" / "overrides.yaml") or []))
     if (job_dir / COMPLETE_MARKER).is_file():
-        summary = json.loads((job_dir / COMPLETE_MARKER).read_text(encoding="utf-8"))
-        return [{**info, "status": DONE, "error": "", **row} for row in summary_rows(summary)]
+        try:
+            summary = read_summary(job_dir)
+        except IncompleteResultError as err:
+            return [{**info, "status": INCOMPLETE, "error": str(err), "estimand": ""}]
+        return [{**info, "status": DONE, "error": "", **row} for row in summary["estimands"]]
     if (job_dir / ERROR_FILE).is_file():
         error = json.loads((job_dir / ERROR_FILE).read_text(encoding="utf-8"))
         status, message = FAILED, f"{error['error_type']}: {error['message']}"
@@ -145,7 +149,7 @@ def aggregate_sweep(sweep_dir: str | Path, *, progress: bool = False) -> pd.Data
         One row per job and estimand: :data:`JOB_COLUMNS` (``status`` is ``done``,
         ``failed`` or ``incomplete``; ``error`` says why), one column per override
         key (e.g. ``cohort.n_patients``, ``replicate``), then
-        :data:`~tfrsim.sweep.estimands.ESTIMAND_COLUMNS`. A failed or incomplete
+        :data:`~tfrsim.analysis.estimands.ESTIMAND_COLUMNS`. A failed or incomplete
         job has one row, with an empty ``estimand``.
 
     Raises
@@ -169,7 +173,7 @@ def aggregate_sweep(sweep_dir: str | Path, *, progress: bool = False) -> pd.Data
         if column not in table.columns:
             table[column] = np.nan
     table = table[[*JOB_COLUMNS, *sorted(overrides), *ESTIMAND_COLUMNS]]
-    for column in ("estimand", "group", "covariate", "error"):
+    for column in ("analysis", "estimand", "group", "covariate", "error"):
         table[column] = table[column].fillna("").astype(str)
     return table
 

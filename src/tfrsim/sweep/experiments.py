@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from tfrsim.results import atomic_path
+from tfrsim.files import atomic_path
 
 log = logging.getLogger(__name__)
 
 #: Swept keys of the presets (columns of the sweep table).
-IMATINIB_KEY = "cohort.imatinib_years.median"
+IMATINIB_KEY = "cohort.tki_years.median"
 SCHEDULE_KEY = "experiment/schedule"
 RULE_KEY = "monitoring.rule.name"
 SIZE_KEY = "n_patients"
@@ -83,13 +83,13 @@ def summarise_stop_timing(table: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``imatinib_years`` (the swept median), ``group``, ``month``, ``mean``
+        Columns ``tki_years`` (the swept median), ``group``, ``month``, ``mean``
         (MRFS averaged over replicates), ``band_lower``, ``band_upper`` (2.5-97.5 %
         of the replicates) and ``n_replicates``.
     """
     rows = _done(table, "mrfs", (IMATINIB_KEY,))
     out = _across_replicates(rows, [IMATINIB_KEY, "group", "month"])
-    return out.rename(columns={IMATINIB_KEY: "imatinib_years"})
+    return out.rename(columns={IMATINIB_KEY: "tki_years"})
 
 
 def summarise_monitoring(table: pd.DataFrame) -> pd.DataFrame:
@@ -162,6 +162,7 @@ def write_experiment(name: str, table: pd.DataFrame, sweep_dir: Path) -> list[Pa
     """
     from tfrsim.plots import experiments as figures
     from tfrsim.plots.figure import close_figure
+    from tfrsim.plots.style import DEFAULT_DPI, save_figure
 
     if name not in EXPERIMENTS:
         raise KeyError(
@@ -173,7 +174,6 @@ def write_experiment(name: str, table: pd.DataFrame, sweep_dir: Path) -> list[Pa
     with atomic_path(csv) as tmp:
         summary.to_csv(tmp, index=False)
     fig = getattr(figures, spec.plot)(summary)
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, format="png", dpi=150)
+    save_figure(fig, png, ("png",), DEFAULT_DPI)
     close_figure(fig)
     return [csv, png]

@@ -18,8 +18,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from tfrsim.config.translate import to_params
-from tfrsim.pipeline import StudyResult
-from tfrsim.results import COMPLETE_MARKER, ERROR_FILE, RUN_FILES, write_study, write_text
+from tfrsim.execution import StudyResult
+from tfrsim.files import write_text
+from tfrsim.output import ERROR_FILE, RUN_FILES, is_complete, write_study
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +67,11 @@ def execute(cfg: DictConfig, run_dir: Path, *, progress: bool) -> StudyResult:
         run_dir,
         params,
         OmegaConf.to_yaml(cfg, resolve=True),
-        keep_visits=None if cfg.output.visits else int(cfg.output.trajectory_patients),
-        figures=bool(cfg.output.figures),
-        visits=bool(cfg.output.visits),
+        keep_visits=None if params.output.visits else params.output.trajectory_patients,
+        figures=params.output.figures,
+        visits=params.output.visits,
         progress=progress,
     )
-
-
-def is_complete(job_dir: Path) -> bool:
-    """Whether a job folder holds the complete results of a run (its marker file)."""
-    return (job_dir / COMPLETE_MARKER).is_file()
 
 
 def clear_failed(job_dir: Path) -> list[str]:
@@ -84,7 +80,9 @@ def clear_failed(job_dir: Path) -> list[str]:
     Only called on folders without the complete marker: they hold no finished result.
     """
     removed = []
-    for name in (*RUN_FILES, ERROR_FILE):
+    # The run's own files, including any analysis table (*.csv) of a registered analysis.
+    names = {*RUN_FILES, ERROR_FILE, *(p.name for p in job_dir.glob("*.csv"))}
+    for name in sorted(names):
         path = job_dir / name
         if path.is_file():
             path.unlink()
@@ -96,9 +94,9 @@ def clear_failed(job_dir: Path) -> list[str]:
             removed.append(tmp.relative_to(job_dir).as_posix())
     figures = job_dir / "figures"
     if figures.is_dir():
-        for png in figures.glob("*.png"):
-            png.unlink()
-            removed.append(f"figures/{png.name}")
+        for image in [*figures.glob("*.png"), *figures.glob("*.pdf"), *figures.glob("*.svg")]:
+            image.unlink()
+            removed.append(f"figures/{image.name}")
         if not any(figures.iterdir()):
             figures.rmdir()
             removed.append("figures/")

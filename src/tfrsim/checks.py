@@ -15,10 +15,19 @@ class ConfigError(ValueError):
         self.field = field
         self.rule = rule
         self.value = value
+        self.hint = hint
         msg = f"`{field}` {rule}; got {value!r}"
         if hint:
             msg += f" — {hint}"
         super().__init__(msg)
+
+    def within(self, prefix: str) -> "ConfigError":
+        """The same error with ``prefix`` prepended to its field (``"cohort"`` +
+        ``"n_patients"`` -> ``"cohort.n_patients"``)."""
+        if not prefix:
+            return self
+        field = f"{prefix}.{self.field}" if not self.field.startswith("[") else prefix + self.field
+        return ConfigError(field, self.rule, self.value, self.hint)
 
 
 def finite(field: str, value: float) -> float:
@@ -65,18 +74,39 @@ def in_range(field: str, value: float, lo: float, hi: float, unit: str, hint: st
     return x
 
 
-def positive_int(field: str, value: int) -> int:
-    """Require an integer ``>= 1``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+def whole(field: str, value: object) -> int:
+    """Return ``value`` as an int if it is a whole number.
+
+    Scientists write ``1e6`` for a million: a float (or a numeric string such as
+    ``"1e6"``) that is a whole number is accepted as that integer; ``2.5`` is refused.
+    """
+    if isinstance(value, bool):
+        raise ConfigError(field, "must be a whole number", value)
+    if isinstance(value, int):
+        return value
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(field, "must be a whole number", value) from None
+    if not math.isfinite(x) or x != math.floor(x):
+        raise ConfigError(field, "must be a whole number", value)
+    return int(x)
+
+
+def positive_int(field: str, value: object) -> int:
+    """Require an integer ``>= 1`` (whole floats such as ``1e6`` accepted)."""
+    n = whole(field, value)
+    if n < 1:
         raise ConfigError(field, "must be an integer >= 1", value)
-    return value
+    return n
 
 
-def non_negative_int(field: str, value: int) -> int:
-    """Require an integer ``>= 0``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+def non_negative_int(field: str, value: object) -> int:
+    """Require an integer ``>= 0`` (whole floats accepted)."""
+    n = whole(field, value)
+    if n < 0:
         raise ConfigError(field, "must be an integer >= 0", value)
-    return value
+    return n
 
 
 def one_of(field: str, value: str, valid: Iterable[str]) -> str:

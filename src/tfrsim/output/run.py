@@ -1,4 +1,4 @@
-"""Writing a run's files: atomically, never over an earlier run.
+"""Writing a run's files: atomically, never over an earlier run (no drawing here).
 
 Every file is written to a temporary file in the same folder and renamed into
 place, so a crash leaves either the old state or the complete new file, never a
@@ -11,10 +11,6 @@ chunk by chunk (:func:`write_study`), so its bytes do not depend on the chunk si
 """
 
 import json
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,22 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tfrsim._version import __version__
-from tfrsim.analysis.descriptive import detection_delay
-from tfrsim.config.params import StudyParams
+from tfrsim.execution import StudyResult, run_study
+from tfrsim.files import atomic_path, write_text
 from tfrsim.jsonsafe import json_safe
-from tfrsim.pipeline import StudyResult, run_study
+from tfrsim.output.figures import write_figures
 from tfrsim.random import BLOCK_SIZE
-from tfrsim.reference import TRIALS, published_for_plot
+from tfrsim.study import StudyParams
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-#: Permissions of written files: 0666 less the process's umask, as open() would give.
-_FILE_MODE: int = 0o666 & ~_umask()
 #: What Hydra itself puts in a run folder before the job starts.
 HYDRA_OWN = {".hydra"}
 #: Written last: a run folder holding it is complete.
@@ -58,6 +45,51 @@ RUN_FILES: tuple[str, ...] = (
     "ph_test.csv",
     COMPLETE_MARKER,
 )
+
+
+#: Keys a complete ``summary.json`` must hold (validated before a run counts as done).
+SUMMARY_KEYS: tuple[str, ...] = ("tfrsim_version", "trial", "n_patients", "estimands")
+
+
+class IncompleteResultError(ValueError):
+    """A run's completion marker is missing, empty, truncated or not a tfrsim summary."""
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """Read and validate a run's ``summary.json`` (its completion marker).
+
+    Raises
+    ------
+    IncompleteResultError
+        Naming the file and what is wrong with it (missing, not JSON, truncated,
+        missing keys).
+    """
+    path = run_dir / COMPLETE_MARKER
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise IncompleteResultError(f"{path} does not exist") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise IncompleteResultError(f"{path} is not valid JSON (truncated?): {err}") from None
+    if not isinstance(data, dict):
+        raise IncompleteResultError(f"{path} does not hold a JSON object")
+    missing = [k for k in SUMMARY_KEYS if k not in data]
+    if missing:
+        raise IncompleteResultError(f"{path} lacks {missing}: not a complete tfrsim summary")
+    if not isinstance(data["estimands"], list):
+        raise IncompleteResultError(f"{path}: `estimands` must be a list")
+    return data
+
+
+def is_complete(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a valid completion marker (see :func:`read_summary`)."""
+    try:
+        read_summary(run_dir)
+    except IncompleteResultError:
+        return False
+    return True
 
 
 class RunDirNotEmptyError(FileExistsError):
@@ -85,29 +117,6 @@ def ensure_fresh(run_dir: Path) -> None:
         )
 
 
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    # mkstemp makes the file private (0600); results get the usual permissions
-    # (readable by collaborators on a shared cluster file system).
-    os.chmod(tmp, _FILE_MODE)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_text(path: Path, text: str) -> None:
-    """Atomically write a UTF-8 text file."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def summary(result: StudyResult) -> dict[str, Any]:
     """The run's summary as JSON-ready data (no paths or times: reproducible bytes)."""
     p = result.params
@@ -120,16 +129,10 @@ def summary(result: StudyResult) -> dict[str, Any]:
             "seed": p.seed,
             "replicate": p.replicate,
             "n_patients": len(patients),
-            "n_events": int(patients["event"].sum()),
-            "n_latent_relapses": int(patients["relapse_month"].notna().sum()),
             "rule": asdict(p.monitoring.rule),
             "schedule": asdict(p.monitoring.schedule),
             "assay": asdict(p.monitoring.assay),
             **result.analysis.summary_dict(),
-            "observation": {
-                **result.observation.to_dict(),
-                **detection_delay(patients),
-            },
         }
     )
 
@@ -257,14 +260,7 @@ def _write_results(
     run_dir: Path, result: StudyResult, *, figures: bool, visits: bool
 ) -> list[Path]:
     """Everything but the config and the patients; ``summary.json`` last."""
-    a = result.analysis
-    tables: dict[str, pd.DataFrame] = {
-        "km.csv": a.km.curves,
-        "at_risk.csv": a.km.at_risk,
-        "milestones.csv": a.km.milestones,
-        "cox.csv": a.cox.table,
-        "ph_test.csv": a.cox.ph_test,
-    }
+    tables = {f"{stem}.csv": table for stem, table in result.analysis.tables().items()}
     written: list[Path] = []
     if visits:
         with atomic_path(run_dir / "visits.parquet") as tmp:
@@ -275,42 +271,11 @@ def _write_results(
             table.to_csv(tmp, index=False)
         written.append(run_dir / name)
     if figures:
-        written.extend(write_figures(run_dir / "figures", result))
+        out = result.params.output
+        written.extend(
+            write_figures(run_dir / "figures", result, formats=out.figure_formats, dpi=out.dpi)
+        )
     # Last: its presence marks the run complete.
     write_text(run_dir / COMPLETE_MARKER, json.dumps(summary(result), indent=2) + "\n")
     written.append(run_dir / COMPLETE_MARKER)
     return written
-
-
-def write_figures(folder: Path, result: StudyResult) -> list[Path]:
-    """Draw and save the run's figures (the only place results meet matplotlib)."""
-    from tfrsim.plots import close_figure, plot_forest, plot_km, plot_trajectories
-
-    name = result.params.trial_name
-    published = published_for_plot(name) if name in TRIALS else None
-    axes = {
-        "km.png": plot_km(
-            result.analysis.km,
-            published=published,
-            title=f"{name}: MRFS by Sokal group (n = {len(result.patients)})",
-        ),
-        "forest.png": plot_forest(result.analysis.cox, title=f"{name}: Cox model"),
-        "trajectories.png": plot_trajectories(
-            result.visits,
-            result.patients,
-            mmr_pct=result.params.monitoring.rule.mmr_threshold_pct,
-            title=f"{name}: measured BCR-ABL1, rule {result.params.monitoring.rule.name}",
-        ),
-    }
-    paths = []
-    for filename, ax in axes.items():
-        path = folder / filename
-        figure = ax.get_figure(root=True)
-        if figure is None:  # pragma: no cover - plot functions always draw on a figure
-            raise RuntimeError(f"the axes for {filename} belong to no figure")
-        # The temporary name has no .png suffix, so the format is explicit.
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png", dpi=150)
-        close_figure(figure)
-        paths.append(path)
-    return paths
