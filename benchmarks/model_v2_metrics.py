@@ -1,6 +1,6 @@
 """Acceptance metrics of model v2 (immune control), each on n simulated patients.
 
-    PYTHONPATH=src python benchmarks/model_v2_metrics.py --n 20000 [--model immune_calibrated]
+    PYTHONPATH=src python benchmarks/model_v2_metrics.py --n 20000 [--model calibrated]
 
 1. Rules: STIM1-shaped patients, the same patients under ``loss_of_mmr`` and ``stim``:
    MRFS at 24 months (difference, accept 6-25 points) and the share of STIM-rule
@@ -23,16 +23,17 @@ import numpy as np
 import pandas as pd
 
 from tfrsim.analysis import survival_at
-from tfrsim.calibration.immune_fit import no_mmr_loss_events, nonrelapsers_with_positive
+from tfrsim.calibration.statistics import no_mmr_loss_events, nonrelapsers_with_positive
 from tfrsim.cohort.sample import sample_cohort
 from tfrsim.config.compose import load_params
-from tfrsim.config.params import StudyParams
 from tfrsim.disease.registry import simulate_course
+from tfrsim.execution import simulate
 from tfrsim.monitoring.follow_up import horizon_months, sample_follow_up
 from tfrsim.monitoring.observe import observe
-from tfrsim.pipeline import patient_table, simulate
+from tfrsim.pipeline import patient_table
 from tfrsim.random import blocks, stream
 from tfrsim.reference import published_mrfs
+from tfrsim.study import StudyParams
 
 
 def mrfs(patients: pd.DataFrame, months: list[float]) -> np.ndarray:
@@ -51,7 +52,7 @@ def params(trial: str, model: str, n: int, seed: int, *extra: str) -> StudyParam
     )
 
 
-def simulate_shifted(p: StudyParams, imatinib_shift_years: float) -> pd.DataFrame:
+def simulate_shifted(p: StudyParams, tki_shift_years: float) -> pd.DataFrame:
     """Simulate ``p`` with every patient's imatinib duration shifted by a constant.
 
     The streams are those of :func:`tfrsim.pipeline.simulate_block`, so with a zero
@@ -64,9 +65,7 @@ def simulate_shifted(p: StudyParams, imatinib_shift_years: float) -> pd.DataFram
             return stream(name, seed=p.seed, replicate=p.replicate, block=block)
 
         cohort = sample_cohort(p.cohort, stop - start, rng=rng("cohort"), first_id=start)
-        cohort = dataclasses.replace(
-            cohort, imatinib_years=cohort.imatinib_years + imatinib_shift_years
-        )
+        cohort = dataclasses.replace(cohort, tki_years=cohort.tki_years + tki_shift_years)
         course = simulate_course(cohort, p.model_name, p.model, rng=rng("disease"))
         follow_up = sample_follow_up(p.follow_up, len(cohort), rng=rng("follow_up"))
         observed = observe(
@@ -125,14 +124,14 @@ def duration_contrast(model: str, n: int, seed: int) -> dict[str, float]:
         model,
         n,
         seed,
-        "cohort.imatinib_years={median: 7.0, sigma: 0.35}",
+        "cohort.tki_years={median: 7.0, sigma: 0.35}",
         "monitoring.rule.name=loss_of_mmr",
     )
     base = simulate_shifted(p, 0.0)
     plus = simulate_shifted(p, 1.0)
     s0, s1 = mrfs(base, [24.0])[0], mrfs(plus, [24.0])[0]
     return {
-        "median_imatinib_years": float(base["imatinib_years"].median()),
+        "median_tki_years": float(base["tki_years"].median()),
         "mrfs24_base": 100 * s0,
         "mrfs24_plus_one_year": 100 * s1,
         "gain_per_year_points": 100 * (s1 - s0),
@@ -180,7 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--model", default="immune_calibrated")
+    parser.add_argument("--model", default="calibrated")
     args = parser.parse_args()
     began = time.perf_counter()
     facts: dict[str, float] = {}

@@ -34,6 +34,14 @@ class Course:
         Exponential growth rate of the clone (1/month).
     initial_pct, plateau_pct : float
         Clone level at onset and saturation level (% IS).
+    clone_ceiling_pct : float, shape (m,), optional
+        Immune-control ceiling of the clone's patient (% IS; ``inf`` if the patient is
+        not controlled). ``None`` for models without immune control.
+    clone_escape_month : float, shape (m,), optional
+        Month the clone's patient escapes immune control (``inf`` if never
+        controlled). Until then a clone that has reached the ceiling is held there,
+        and the patient's not-yet-escaped clones together are capped at the ceiling;
+        afterwards each clone grows again from where it was held.
     """
 
     relapse_month: NDArray[np.float64]
@@ -98,7 +106,9 @@ class Course:
         reach = self.clone_onset_month + np.log(ceiling / self.initial_pct) / (
             self.clone_rate_per_month
         )
-        hold = np.where(controlled, self.clone_escape_month - reach, 0.0)
+        # Control ends at the escape month; a clone reaching its ceiling later is not held.
+        with np.errstate(invalid="ignore"):
+            hold = np.where(controlled, np.maximum(self.clone_escape_month - reach, 0.0), 0.0)
         return np.clip(clone_months - reach[:, None], 0.0, hold[:, None])
 
 
@@ -113,6 +123,7 @@ def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.fl
         + effects.male * cohort.male
         + effects.nilotinib * (cohort.tki == 1)
         + effects.dasatinib * (cohort.tki == 2)
+        + effects.depth_per_log * (cohort.depth_log - effects.depth_ref_log)
     )
 
 
