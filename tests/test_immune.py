@@ -11,15 +11,16 @@ import numpy as np
 
 from tfrsim.cohort.sample import sample_cohort
 from tfrsim.config.compose import load_params
-from tfrsim.config.params import MMR_PCT, ClonalParams
 from tfrsim.disease import clonal, immune
+from tfrsim.disease.clonal import ClonalParams
 from tfrsim.disease.course import first_crossing
+from tfrsim.disease.params import MMR_PCT
 from tfrsim.random import stream
 
 N = 60_000
 MONTHS = np.array([1.0, 2.0, 3.0, 6.0, 12.0, 24.0, 60.0, 156.0])
-#: A parameter set where every mechanism matters: many controlled clones, ceilings
-#: spread across detection and MMR, escapes within the follow-up.
+#: A parameter set where every mechanism matters: many controlled patients with
+#: several clones, ceilings spread across detection and MMR, escapes within follow-up.
 TEST_OVERRIDES = [
     "model=immune",
     "model.control_probability=0.5",
@@ -27,6 +28,7 @@ TEST_OVERRIDES = [
     "model.ceiling_sigma=1.5",
     "model.escape_rate_per_month=0.05",
     "model.latency_sigma=1.5",
+    "model.theta0=3.0",
 ]
 #: Strong, long control with ceilings between detection and MMR (rule contrast test).
 RULE_OVERRIDES = [
@@ -49,7 +51,7 @@ def _cohort(depth: str = "MR4.5", extra: tuple[str, ...] = ()):
             "cohort.sokal_shares={low: 1.0, intermediate: 0.0, high: 0.0}",
             "cohort.male_fraction=0",
             "cohort.prior_ifn_fraction=0",
-            "cohort.imatinib_years={median: 5.0, sigma: 0.0}",
+            "cohort.tki_years={median: 5.0, sigma: 0.0}",
             "cohort.dmr_years={median: 3.0, sigma: 0.0}",
             "cohort.eligibility.min_depth=MR4",
             "cohort.depth_shares={" + ",".join(f"{k}: {v}" for k, v in shares.items()) + "}",
@@ -66,39 +68,78 @@ def _assert_survival(latent: np.ndarray, expected: np.ndarray, months: np.ndarra
     np.testing.assert_array_less(np.abs(empirical - expected), 4 * se + 1e-12)
 
 
+def _first_above(course, model, level: float) -> np.ndarray:
+    assert course.clone_ceiling_pct is not None
+    assert course.clone_escape_month is not None
+    t = immune.level_crossing(
+        level,
+        course.clone_onset_month,
+        course.clone_rate_per_month,
+        model.initial_pct,
+        course.clone_ceiling_pct,
+        course.clone_escape_month,
+    )
+    return first_crossing(course.clone_patient, t, len(course))
+
+
 def test_latent_mmr_loss_matches_closed_form() -> None:
-    """S(t) = exp(-theta F(t)), F = (1-p) F0 + p (F0 * Exp(lambda)), at MMR.
+    """S(t) = (1-q) e^{-theta F0} + q E_{E,c}[e^{-theta F_held(t; E, c)}] at MMR.
 
     Catches: the hold not added to the MMR-crossing time (too many early relapses),
-    the hold added to clones whose ceiling is above MMR, control drawn per patient
-    instead of per clone, or a wrong hypo-exponential convolution.
+    the hold applied to patients whose ceiling is above MMR, escapes drawn per clone
+    instead of per patient (several clones then end control at the earliest of their
+    escapes: more relapses than the patient-level mixture), or a wrong quadrature.
     """
     model, cohort = _cohort()
     course = immune.simulate_immune(cohort, model, rng=stream("disease", seed=6, replicate=0))
     _assert_survival(course.relapse_month, immune.survival(MONTHS, model), MONTHS)
 
 
+def test_patient_level_escape_differs_from_per_clone_independence() -> None:
+    """The mixture over (E, c) is not the per-clone product exp(-theta E[F_held]).
+
+    Catches: a closed form that treats a patient's clones as independent given only
+    the control state (the phase-1 formula), which the patient-level escape breaks:
+    the two differ by far more than the simulation test's tolerance here.
+    """
+    model, _ = _cohort()
+    months = np.array([24.0, 60.0])
+    mixture = immune.survival(months, model)
+    # Per-clone independence: one clone's held CDF averaged over E and c, then e^{-theta F}.
+    small = dataclasses.replace(model, theta0=1e-6)
+    free = immune.survival(months, dataclasses.replace(small, control_probability=0.0))
+    f_free = -np.log(free) / small.theta0
+    f_avg = (
+        -np.log(immune.survival(months, small)) / small.theta0
+        - (1 - model.control_probability) * f_free
+    ) / model.control_probability
+    q = model.control_probability
+    product = (1 - q) * np.exp(-model.theta0 * f_free) + q * np.exp(-model.theta0 * f_avg)
+    se = np.sqrt(mixture * (1 - mixture) / N)
+    assert np.all(np.abs(mixture - product) > 8 * se)
+
+
 def test_latent_first_positive_matches_closed_form() -> None:
     """First month any clone exceeds a detection level d = 0.003 % IS (~MR4.5).
 
-    Catches: the hold counted for clones whose ceiling is above d (they pass d before
-    being held), or the ceiling compared with MMR instead of d.
+    Catches: the hold counted for patients whose ceiling is above d (their clones pass
+    d before being held), or the ceiling compared with MMR instead of d.
     """
     model, cohort = _cohort()
     course = immune.simulate_immune(cohort, model, rng=stream("disease", seed=7, replicate=0))
     level = 0.003
-    first = first_crossing(
-        course.clone_patient, immune.clone_level_crossing(course, level), len(course)
-    )
+    first = _first_above(course, model, level)
     _assert_survival(first, immune.survival(MONTHS, model, level_pct=level), MONTHS)
 
 
 def test_ceiling_respected_and_course_consistent_with_crossing_times() -> None:
-    """The course a test samples holds each controlled clone at its ceiling.
+    """The course a test samples holds a controlled clone at its patient's ceiling
+    until the patient's escape month, then lets it grow from there.
 
     Catches: Course.bcr_abl_pct ignoring the ceiling (a controlled clone grows through
-    it), holding for the wrong duration, or not resuming growth after escape; and
-    crossing times inconsistent with the sampled levels.
+    it), holding for the wrong duration, holding a clone that reaches the ceiling
+    only after the escape, or not resuming growth after escape; and crossing times
+    inconsistent with the sampled levels.
     """
     model, cohort = _cohort()
     course = immune.simulate_immune(cohort, model, rng=stream("disease", seed=8, replicate=0))
@@ -108,25 +149,37 @@ def test_ceiling_respected_and_course_consistent_with_crossing_times() -> None:
     owner = np.searchsorted(course.clone_patient, single)
     ceiling = course.clone_ceiling_pct[owner]
     escape = course.clone_escape_month[owner]
-    ok = np.isfinite(ceiling) & (ceiling > model.initial_pct) & np.isfinite(escape)
-    rows, clones = single[ok], owner[ok]
-    reach = (
-        course.clone_onset_month[clones]
-        + np.log(ceiling[ok] / model.initial_pct) / course.clone_rate_per_month[clones]
-    )
+    rate = course.clone_rate_per_month[owner]
+    reach = course.clone_onset_month[owner] + np.log(ceiling / model.initial_pct) / rate
+    held = np.isfinite(ceiling) & (ceiling > model.initial_pct) & (reach < escape - 0.01)
+    assert held.sum() > 1000
+    rows = single[held]
     months = np.full((len(course), 3), np.nan)
-    months[rows] = np.c_[reach + 0.5 * (escape[ok] - reach), escape[ok] - 1e-9, escape[ok] + 1.0]
+    e, r_, c_ = escape[held], reach[held], ceiling[held]
+    months[rows] = np.c_[r_ + 0.5 * (e - r_), e - 1e-9, e + 1.0]
     level = course.bcr_abl_pct(months)[rows] - course.residual_pct[rows, None]
-    np.testing.assert_allclose(level[:, 0], ceiling[ok], rtol=1e-9)
-    np.testing.assert_allclose(level[:, 1], ceiling[ok], rtol=1e-6)
-    grown = np.minimum(ceiling[ok] * np.exp(course.clone_rate_per_month[clones]), model.plateau_pct)
+    np.testing.assert_allclose(level[:, 0], c_, rtol=1e-9)
+    np.testing.assert_allclose(level[:, 1], c_, rtol=1e-6)
+    grown = np.minimum(c_ * np.exp(rate[held]), model.plateau_pct)
     np.testing.assert_allclose(level[:, 2], grown, rtol=1e-9)
-    # Level at the crossing time of MMR equals MMR (single-clone patients).
-    t = immune.clone_level_crossing(course, MMR_PCT)[owner]
+    # A clone reaching the ceiling after the escape is never held.
+    late = np.isfinite(ceiling) & (reach > escape + 0.01) & (ceiling < 1.0)
+    assert late.sum() > 100
+    rows = single[late]
+    months = np.full((len(course), 1), np.nan)
+    months[rows, 0] = reach[late] + 0.5
+    free = model.initial_pct * np.exp(
+        rate[late] * (reach[late] + 0.5 - course.clone_onset_month[owner][late])
+    )
+    level = course.bcr_abl_pct(months)[rows, 0] - course.residual_pct[rows]
+    np.testing.assert_allclose(level, np.minimum(free, model.plateau_pct), rtol=1e-9)
+    # Level at the latent crossing of MMR equals MMR (single-clone patients).
+    t = _first_above(course, model, MMR_PCT)[single]
     at = np.full((len(course), 1), np.nan)
     at[single] = t[:, None]
+    ok = np.isfinite(t)
     np.testing.assert_allclose(
-        course.bcr_abl_pct(at)[single, 0] - course.residual_pct[single], MMR_PCT, rtol=1e-6
+        (course.bcr_abl_pct(at)[single, 0] - course.residual_pct[single])[ok], MMR_PCT, rtol=1e-6
     )
 
 
@@ -153,12 +206,10 @@ def test_depth_effect_on_clone_count_and_residual() -> None:
     assert deeper > shallower
 
 
-def test_without_control_the_delay_cdf_is_the_clonal_one() -> None:
-    """With q = 0, F_d at MMR equals the v1 clonal delay CDF; the hypo-exponential
-    form is continuous where the latency rate equals the escape rate.
+def test_without_control_the_survival_is_the_clonal_one() -> None:
+    """With q = 0 the closed form is the v1 clonal one, exactly.
 
-    Catches: a drift between the two models' quadratures, and the catastrophic
-    cancellation of (e^{-a s} - e^{-l s}) / (l - a) at a = l.
+    Catches: a drift between the two models' quadratures or growth-time definitions.
     """
     model, _ = _cohort()
     free = dataclasses.replace(model, control_probability=0.0)
@@ -172,26 +223,11 @@ def test_without_control_the_delay_cdf_is_the_clonal_one() -> None:
         residual_median_pct=model.residual_median_pct,
         residual_sigma=model.residual_sigma,
         plateau_pct=model.plateau_pct,
-        effects=load_params([]).model.effects,  # unused by clone_delay_cdf
-    )
-    np.testing.assert_allclose(
-        immune.clone_delay_cdf(MONTHS, free), clonal.clone_delay_cdf(MONTHS, v1), atol=1e-12
+        effects=model.effects,
     )
     np.testing.assert_allclose(
         immune.survival(MONTHS, free), clonal.survival(MONTHS, v1), atol=1e-12
     )
-    s = np.array([0.5, 5.0, 50.0])
-    lam = 0.05
-    near = immune._hypoexponential_cdf(s, np.full(3, lam * (1 + 1e-9)), lam)
-    exact = 1 - np.exp(-lam * s) * (1 + lam * s)  # Erlang(2, lam)
-    np.testing.assert_allclose(near, exact, rtol=1e-6)
-    # Monte Carlo of L + E against the closed form (4 SE).
-    rng = np.random.default_rng(0)
-    a = 0.3
-    draws = rng.exponential(1 / a, N) + rng.exponential(1 / lam, N)
-    cdf = immune._hypoexponential_cdf(s, np.full(3, a), lam)
-    empirical = np.array([np.mean(draws <= x) for x in s])
-    np.testing.assert_array_less(np.abs(empirical - cdf), 4 * np.sqrt(cdf * (1 - cdf) / N))
 
 
 def test_control_gives_rule_events_without_mmr_loss() -> None:
@@ -204,8 +240,8 @@ def test_control_gives_rule_events_without_mmr_loss() -> None:
     43 of 20,000 STIM events without MMR loss) or a ceiling not seen by the assay.
     """
     from tfrsim.analysis import survival_at
-    from tfrsim.calibration.immune_fit import no_mmr_loss_events
-    from tfrsim.pipeline import simulate
+    from tfrsim.calibration.statistics import no_mmr_loss_events
+    from tfrsim.execution import simulate
 
     out = {}
     for rule in ("stim", "loss_of_mmr"):
