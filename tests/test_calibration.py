@@ -6,12 +6,21 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
 from tfrsim.analysis.descriptive import interpolated_median
 from tfrsim.calibration import load_targets, reproduce
-from tfrsim.calibration.objective import EFFECT_PRIORS, Objective, search_value, with_parameters
+from tfrsim.calibration.objective import (
+    EFFECT_PRIORS,
+    Objective,
+    binomial_deviance,
+    fittable,
+    search_scale,
+    search_value,
+    with_parameters,
+)
 from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params, trial_designs
 from tfrsim.disease.clonal import ClonalParams
 
@@ -57,9 +66,53 @@ def test_objective_terms_and_unknown_parameter() -> None:
     # Same parameters, same seed: the same objective (common random numbers).
     assert obj(obj.start()) == ev.objective
     with pytest.raises(ValueError, match="fittable parameters"):
-        Objective(targets, model, ["effects.sokal_high"], n_per_trial=10, seed=1, designs=designs)
+        Objective(targets, model, ["effects.no_such"], n_per_trial=10, seed=1, designs=designs)
+    with pytest.raises(ValueError, match="fittable parameters"):
+        Objective(targets, model, ["plateau_pct"], n_per_trial=10, seed=1, designs=designs)
     with pytest.raises(ValueError, match="no design"):
         Objective(targets, model, ["theta0"], n_per_trial=10, seed=1, designs={})
+
+
+def test_fittable_parameters_and_scales_come_from_the_model() -> None:
+    """Any registered model can be fitted; scales follow its validation.
+
+    Catches: a FITTABLE list tied to the clonal model (the immune model's control
+    parameters unfittable), a probability searched on the log scale (values above 1
+    reachable), or effects' centring references offered for fitting.
+    """
+    model = load_params(["model=immune"]).model
+    names = fittable(model)
+    assert {"control_probability", "ceiling_median_pct", "effects.depth_per_log"} <= set(names)
+    assert "effects.depth_ref_log" not in names
+    assert search_scale(model, "control_probability") == "logit"
+    assert search_scale(model, "theta0") == "log"
+    assert search_scale(model, "effects.depth_per_log") == "raw"
+    assert search_scale(model, "residual_depth_slope") == "raw"
+    moved = with_parameters(model, ["control_probability"], np.array([50.0]))
+    assert 0 < moved.control_probability <= 1
+
+
+def test_extra_targets_and_leave_out() -> None:
+    """Fluctuation and restart-mix terms enter when asked; leave_out drops a trial.
+
+    Catches: a left-out trial still simulated or scored (LOO would be in-sample), the
+    restart mix pooled over a trial that is left out, or extra terms missing from the
+    objective's total.
+    """
+    targets = load_targets()
+    model = load_params(["model=immune"]).model
+    designs = trial_designs(overrides=["model=immune"])
+    extra = ("fluctuation", "restart_mix")
+    obj = Objective(targets, model, ["theta0"], 300, 3, designs, extra)
+    table = obj.evaluate(obj.start()).residuals
+    assert {"nonrelapsers_with_positive", "restart_share_no_mmr_loss"} <= set(table["quantity"])
+    loo = Objective(targets, model, ["theta0"], 300, 3, designs, extra, leave_out="stim2")
+    assert "stim2" not in loo.trials
+    ev = loo.evaluate(loo.start())
+    assert "stim2" not in set(ev.residuals["trial"])
+    assert ev.objective == pytest.approx(float(np.nansum(ev.residuals["term"])))
+    assert binomial_deviance(12, 64, 12 / 64) == pytest.approx(0.0, abs=1e-12)
+    assert binomial_deviance(12, 64, 0.4) > 3.84
 
 
 def test_too_small_budget_is_a_config_error(tmp_path: Path) -> None:
@@ -123,6 +176,7 @@ def test_calibrate_app_writes_its_report(tmp_path: Path) -> None:
             "n_per_trial=300",
             "max_evaluations=20",
             "restarts=0",
+            "fit=[theta0,control_probability]",
             "report.n_patients=400",
             "report.n_replicates=5",
             f"hydra.run.dir={folder}",
@@ -146,7 +200,39 @@ def test_calibrate_app_writes_its_report(tmp_path: Path) -> None:
     ):
         assert (folder / name).is_file(), name
     model = OmegaConf.load(folder / "calibrated_model.yaml")
-    assert model.defaults == ["clonal", "_self_"]
+    assert model.defaults == ["immune", "_self_"]
     assert model.provenance.evaluations >= 1
     # install=false leaves the packaged default untouched.
     assert "n_per_trial: 300" not in (CONFIG_DIR / "model" / "calibrated.yaml").read_text()
+
+
+def test_leave_one_trial_out_predicts_the_left_out_trial(tmp_path: Path) -> None:
+    """``leave_out=twister`` fits on STIM1 and STIM2 and predicts TWISTER's milestones.
+
+    Catches: the left-out trial's prediction missing or without z-scores, or a
+    validation fit that installs itself as the default model.
+    """
+    folder = tmp_path / "loo"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tfrsim.calibration.cli import calibrate_main; calibrate_main()",
+            "n_per_trial=300",
+            "max_evaluations=8",
+            "restarts=0",
+            "fit=[theta0]",
+            "leave_out=twister",
+            "report.n_patients=500",
+            f"hydra.run.dir={folder}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    loo = pd.read_csv(folder / "loo.csv")
+    assert set(loo["trial"]) == {"twister"}
+    assert np.allclose(loo["z"], (loo["simulated"] - loo["published"]) / loo["se"])

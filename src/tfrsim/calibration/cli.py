@@ -3,6 +3,7 @@
 tfrsim-calibrate                      # fit, write a fit report under results/calibration/
 tfrsim-calibrate install=true         # ... and make the fit the default model
 tfrsim-calibrate profile.enabled=true # ... with profile-likelihood intervals
+tfrsim-calibrate leave_out=stim2      # fit on the other two trials, predict STIM2 (loo.csv)
 tfrsim-reproduce                      # the three trials at the default (calibrated) model
 """
 
@@ -20,8 +21,15 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from tfrsim._version import __version__
-from tfrsim.calibration.fit import CalibrationResult, calibrate, profile, profile_intervals
-from tfrsim.calibration.objective import EFFECT_PRIORS
+from tfrsim.calibration.fit import (
+    CalibrationResult,
+    calibrate,
+    natural_values,
+    predict_trial,
+    profile,
+    profile_intervals,
+)
+from tfrsim.calibration.objective import EFFECT_PRIORS, PRIOR_SOURCES, fittable, model_name_of
 from tfrsim.calibration.params import CalibrateParams, ReproduceParams
 from tfrsim.calibration.report import Reproduction, reproduce
 from tfrsim.calibration.targets import Targets, load_targets
@@ -29,7 +37,6 @@ from tfrsim.checks import ConfigError
 from tfrsim.config.build import build
 from tfrsim.config.compose import CALIBRATION_TRIALS, CONFIG_DIR, load_params, trial_designs
 from tfrsim.config.translate import model_params, plain
-from tfrsim.disease.clonal import ClonalParams
 from tfrsim.exits import run_command
 from tfrsim.files import atomic_path, write_text
 from tfrsim.output import RunDirNotEmptyError, ensure_fresh
@@ -40,16 +47,19 @@ log = logging.getLogger("tfrsim")
 INSTALLED_MODEL = CONFIG_DIR / "model" / "calibrated.yaml"
 
 
-def _clonal(model_name: str, field: str) -> ClonalParams:
-    model = load_params([f"model={model_name}"]).model
-    if not isinstance(model, ClonalParams):
-        raise ConfigError(field, "must name a clonal model (conf/model/*.yaml)", model_name)
-    return model
+def _model(option: str) -> Any:
+    """The parameters of the ``conf/model`` option ``option`` (any registered model)."""
+    return load_params([f"model={option}"]).model
 
 
 def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, seed: int) -> str:
-    """The calibrated model as a ``conf/model`` YAML file, with its provenance."""
-    values: dict[str, Any] = {"defaults": ["clonal", "_self_"]}
+    """The calibrated model as a ``conf/model`` YAML file, with its provenance.
+
+    It extends the fitted model's own ``conf/model/NAME.yaml`` (where every value not
+    fitted has its source) and lists only the fitted values.
+    """
+    base = model_name_of(result.model)
+    values: dict[str, Any] = {"defaults": [base, "_self_"]}
     effects: dict[str, float] = {}
     for name in result.names:
         if name.startswith("effects."):
@@ -74,11 +84,25 @@ def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, se
         f"twister share of relapses by month {t.twister_early_by_month:g} >= "
         f"{t.twister_min_early_share:g} (ross2013_abs)",
     ]
+    f = targets.fluctuation
+    r = targets.restart_mix
+    if "fluctuation" in result.extra_targets:
+        fitted_to.append(
+            f"{f.trial} non-relapsers with a positive test {f.share:g} (SE {f.se:g}; "
+            f"{f.source}, approximate)"
+        )
+    if "restart_mix" in result.extra_targets:
+        fitted_to.append(
+            f"restarts without MMR loss {r.without_mmr_loss} of {r.restarts} (binomial; "
+            f"{r.source}) vs STIM-rule events without latent MMR loss in {', '.join(r.trials)}"
+        )
     fitted_to += [
-        f"prior on effects.{k}: normal({m:.3f}, {s:.3f})"
+        f"prior on effects.{k}: normal({m:.3f}, {s:.3f}) ({PRIOR_SOURCES[k]})"
         for k, (m, s) in EFFECT_PRIORS.items()
         if f"effects.{k}" in result.names
     ]
+    if result.leave_out:
+        fitted_to.append(f"left out of the fit: {result.leave_out}")
     values["provenance"] = {
         "written_by": "tfrsim-calibrate",
         "tfrsim_version": __version__,
@@ -90,10 +114,10 @@ def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, se
         "evaluations": result.n_evaluations,
     }
     header = (
-        "# Calibrated clonal reactivation model, written by tfrsim-calibrate; do not edit by\n"
-        "# hand (re-run `tfrsim-calibrate install=true`). Parameters not listed here are\n"
-        "# those of conf/model/clonal.yaml (with their sources). Objective: -2 log-likelihood\n"
-        "# of the published summaries (see tfrsim.calibration.objective).\n"
+        f"# Calibrated {base} model, written by tfrsim-calibrate; do not edit by hand\n"
+        "# (re-run `tfrsim-calibrate install=true`). Parameters not listed here are those\n"
+        f"# of conf/model/{base}.yaml (with their sources). Objective: -2 log-likelihood of\n"
+        "# the published summaries (see tfrsim.calibration.objective).\n"
     )
     return header + OmegaConf.to_yaml(OmegaConf.create(values))
 
@@ -125,8 +149,14 @@ def run_calibration(cfg: DictConfig) -> Path:
     folder = Path(HydraConfig.get().runtime.output_dir)
     ensure_fresh(folder)
     targets = load_targets()
-    start = _clonal(p.start_model, "start_model")
-    designs = trial_designs(CALIBRATION_TRIALS)
+    start = _model(p.start_model)
+    valid = fittable(start)
+    for i, name in enumerate(p.fit):
+        if name not in valid:
+            raise ConfigError(
+                f"fit[{i}]", f"must be a parameter of model {model_name_of(start)!r}: {valid}", name
+            )
+    designs = trial_designs(CALIBRATION_TRIALS, [f"model={p.start_model}"])
     result = calibrate(
         targets,
         start,
@@ -136,11 +166,17 @@ def run_calibration(cfg: DictConfig) -> Path:
         max_evaluations=p.max_evaluations,
         designs=designs,
         restarts=p.restarts,
+        extra_targets=p.extra_targets,
+        leave_out=p.leave_out,
     )
     text = model_yaml(result, targets, p.n_per_trial, p.seed)
     write_text(folder / "calibrated_model.yaml", text)
     with atomic_path(folder / "trace.csv") as tmp:
         result.trace.to_csv(tmp, index=False)
+    with atomic_path(folder / "terms.csv") as tmp:
+        result.evaluation.residuals.to_csv(tmp, index=False)
+    if p.leave_out:
+        return _leave_one_out(p, result, targets, designs, folder)
     rep = reproduce(
         result.model,
         targets,
@@ -158,10 +194,8 @@ def run_calibration(cfg: DictConfig) -> Path:
         "seconds": round(result.seconds, 2),
         "patients_simulated": result.patients_simulated,
         "patients_per_second": round(result.patients_simulated / result.seconds),
-        "fitted": {
-            n: (float(v) if n.startswith("effects.") else float(np.exp(v)))
-            for n, v in zip(result.names, result.estimate, strict=True)
-        },
+        "fitted": natural_values(start, result.names, result.estimate),
+        "extra_targets": list(p.extra_targets),
         "accepted_at_report_size": rep.accepted,
     }
     if p.profile.enabled:
@@ -196,6 +230,40 @@ def run_calibration(cfg: DictConfig) -> Path:
     return folder
 
 
+def _leave_one_out(
+    p: CalibrateParams,
+    result: CalibrationResult,
+    targets: Targets,
+    designs: dict[str, Any],
+    folder: Path,
+) -> Path:
+    """Predict the left-out trial's milestones from the fit on the others (loo.csv)."""
+    assert p.leave_out is not None
+    table = predict_trial(
+        result.model,
+        targets,
+        designs[p.leave_out],
+        p.leave_out,
+        n_patients=p.report.n_patients,
+        seed=p.seed + 100,
+    )
+    with atomic_path(folder / "loo.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    summary = {
+        "leave_out": p.leave_out,
+        "objective_on_fitted_trials": result.objective,
+        "converged": result.converged,
+        "evaluations": result.n_evaluations,
+        "fitted": natural_values(result.model, result.names, result.estimate),
+        "prediction": table.to_dict("records"),
+    }
+    write_text(folder / "calibration.json", json.dumps(summary, indent=2, default=float) + "\n")
+    print(table.round(3).to_string(index=False))
+    print(f"left out {p.leave_out}; objective on the others {result.objective:.3f}")
+    print(f"run folder: {folder}")
+    return folder
+
+
 def run_reproduction(cfg: DictConfig) -> Path:
     """Run ``tfrsim-reproduce``; returns the run folder."""
     p: ReproduceParams = _translate(ReproduceParams, cfg)
@@ -204,15 +272,13 @@ def run_reproduction(cfg: DictConfig) -> Path:
     if isinstance(p.model, Mapping):
         # The composed conf/model option (model=clonal, plus any model.* overrides).
         label = str(HydraConfig.get().runtime.choices.get("model") or p.model.get("name"))
-        model_name, model = model_params(p.model)
-        if not isinstance(model, ClonalParams):
-            raise ConfigError("model", "must be a clonal model (conf/model/*.yaml)", model_name)
+        _, model = model_params(p.model)
     else:
-        label, model = str(p.model), _clonal(str(p.model), "model")
+        label, model = str(p.model), _model(str(p.model))
     rep = reproduce(
         model,
         load_targets(),
-        trial_designs(CALIBRATION_TRIALS),
+        trial_designs(CALIBRATION_TRIALS, [f"model={p.model}"]),
         n_patients=p.n_patients,
         n_replicates=p.n_replicates,
         seed=p.seed,

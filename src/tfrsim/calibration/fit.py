@@ -1,9 +1,10 @@
-"""Fitting the clonal model to the published trials (Nelder–Mead under common random
-numbers) and profiling the fit."""
+"""Fitting a disease model to the published trials (Nelder–Mead under common random
+numbers), profiling the fit, and leave-one-trial-out prediction."""
 
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,9 +12,18 @@ from numpy.typing import NDArray
 from scipy import optimize
 from tqdm.auto import tqdm
 
-from tfrsim.calibration.objective import EFFECT_PRIORS, Evaluation, Objective, with_parameters
+from tfrsim.calibration.objective import (
+    EFFECT_PRIORS,
+    Evaluation,
+    Objective,
+    natural_value,
+    trial_params,
+    with_model,
+    with_parameters,
+)
+from tfrsim.calibration.statistics import trial_statistics
 from tfrsim.calibration.targets import Targets
-from tfrsim.disease.clonal import ClonalParams
+from tfrsim.execution import simulate
 from tfrsim.study import StudyParams
 
 #: Profile-likelihood threshold: the objective is -2 log-likelihood, so a 95 % profile
@@ -31,7 +41,7 @@ class CalibrationResult:
         Fitted parameters (``effects.X`` for covariate effects).
     start, estimate : float arrays
         Search-scale values (log for positive parameters) before and after.
-    model : ClonalParams
+    model : parameters of the fitted model
         The fitted model.
     evaluation : Evaluation
         Objective, residual table and trial statistics at the estimate.
@@ -49,7 +59,7 @@ class CalibrationResult:
     names: tuple[str, ...]
     start: NDArray[np.float64]
     estimate: NDArray[np.float64]
-    model: ClonalParams
+    model: Any
     evaluation: Evaluation
     trace: pd.DataFrame
     n_evaluations: int
@@ -57,6 +67,8 @@ class CalibrationResult:
     patients_simulated: int
     converged: bool
     message: str
+    extra_targets: tuple[str, ...] = ()
+    leave_out: str | None = None
 
     @property
     def objective(self) -> float:
@@ -66,23 +78,23 @@ class CalibrationResult:
 
 def prior_penalty(name: str, value: float) -> float:
     """The objective's prior term of a covariate effect (0 for other parameters)."""
-    if not name.startswith("effects."):
+    effect = name.removeprefix("effects.")
+    if not name.startswith("effects.") or effect not in EFFECT_PRIORS:
         return 0.0
-    mean, sd = EFFECT_PRIORS[name.removeprefix("effects.")]
+    mean, sd = EFFECT_PRIORS[effect]
     return float(((value - mean) / sd) ** 2)
 
 
-def natural_values(names: Sequence[str], values: NDArray[np.float64]) -> dict[str, float]:
-    """Search-scale values back on their natural scale."""
-    return {
-        n: float(v) if n.startswith("effects.") else float(np.exp(v))
-        for n, v in zip(names, values, strict=True)
-    }
+def natural_values(
+    model: Any, names: Sequence[str], values: NDArray[np.float64]
+) -> dict[str, float]:
+    """Search-scale values back on their natural scale (``model`` gives the scales)."""
+    return {n: natural_value(model, n, float(v)) for n, v in zip(names, values, strict=True)}
 
 
 def calibrate(
     targets: Targets,
-    start: ClonalParams,
+    start: Any,
     names: Sequence[str],
     *,
     n_per_trial: int,
@@ -91,13 +103,15 @@ def calibrate(
     designs: Mapping[str, StudyParams],
     restarts: int = 1,
     progress: bool = True,
+    extra_targets: Sequence[str] = (),
+    leave_out: str | None = None,
 ) -> CalibrationResult:
-    """Fit ``names`` of the clonal model to ``targets``.
+    """Fit ``names`` of a registered model to ``targets``.
 
     Parameters
     ----------
     targets : Targets
-    start : ClonalParams
+    start : parameters of a registered model
         Starting model; other parameters stay fixed.
     names : sequence of str
         Parameters to fit.
@@ -114,12 +128,18 @@ def calibrate(
         collapse before reaching the optimum; restarting is the standard remedy).
     progress : bool, default True
         Progress bar with the best objective so far (only on a terminal).
+    extra_targets : sequence of str, default ()
+        See :class:`Objective`.
+    leave_out : str or None, default None
+        Trial left out of the fit (see :func:`predict_trial`).
 
     Returns
     -------
     CalibrationResult
     """
-    objective = Objective(targets, start, names, n_per_trial, seed, designs)
+    objective = Objective(
+        targets, start, names, n_per_trial, seed, designs, extra_targets, leave_out
+    )
     rows: list[list[float]] = []
     bar = tqdm(
         total=max_evaluations, desc="calibrating", unit="eval", disable=None if progress else True
@@ -129,7 +149,7 @@ def calibrate(
     def scored(x: NDArray[np.float64]) -> float:
         nonlocal best
         value = objective(x)
-        rows.append([len(rows) + 1, value, *natural_values(objective.names, x).values()])
+        rows.append([len(rows) + 1, value, *natural_values(start, objective.names, x).values()])
         best = min(best, value)
         bar.update(1)
         bar.set_postfix(best=f"{best:.3f}")
@@ -170,6 +190,8 @@ def calibrate(
         patients_simulated=nfev * per_eval,
         converged=bool(res.success),
         message=str(res.message),
+        extra_targets=tuple(extra_targets),
+        leave_out=leave_out,
     )
 
 
@@ -198,7 +220,8 @@ def profile(
         One row per (parameter, offset): parameter, offset, value (natural scale),
         objective, delta (objective minus the minimum).
     """
-    full = Objective(targets, result.model, result.names, n_per_trial, seed, designs)
+    extra, out = result.extra_targets, result.leave_out
+    full = Objective(targets, result.model, result.names, n_per_trial, seed, designs, extra, out)
     minimum = full(result.estimate)
     rows = []
     total = len(result.names) * len(steps)
@@ -210,14 +233,16 @@ def profile(
             for step in steps:
                 fixed_value = result.estimate[i] + step
                 fixed_model = with_parameters(result.model, [name], np.array([fixed_value]))
-                inner = Objective(targets, fixed_model, others, n_per_trial, seed, designs)
+                inner = Objective(
+                    targets, fixed_model, others, n_per_trial, seed, designs, extra, out
+                )
                 res = optimize.minimize(
                     inner,
                     inner.start(),
                     method="Nelder-Mead",
                     options={"maxfev": inner_evaluations, "adaptive": True},
                 )
-                value = natural_values([name], np.array([fixed_value]))[name]
+                value = natural_value(result.model, name, fixed_value)
                 # The inner fit no longer carries the fixed effect's prior; add it back.
                 fitted = float(res.fun) + prior_penalty(name, value)
                 rows.append((name, step, value, fitted, fitted - minimum))
@@ -227,7 +252,7 @@ def profile(
         {
             "parameter": list(result.names),
             "offset": 0.0,
-            "value": list(natural_values(result.names, result.estimate).values()),
+            "value": list(natural_values(result.model, result.names, result.estimate).values()),
             "objective": minimum,
             "delta": 0.0,
         }
@@ -265,3 +290,39 @@ def _crossing(side: pd.DataFrame, estimate: float) -> float:
             return float(previous_value + frac * (value - previous_value))
         previous_value, previous_delta = value, max(delta, previous_delta)
     return float("nan")
+
+
+def predict_trial(
+    model: Any,
+    targets: Targets,
+    design: StudyParams,
+    trial: str,
+    *,
+    n_patients: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Predict a trial's published milestones (e.g. one left out of the fit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        trial, month, published, simulated, se (published SE), z
+        (``(simulated - published) / se``), inside (within the published 95 % CI, or
+        +-1.96 SE where none was published).
+    """
+    months = targets.months(trial)
+    params = trial_params(with_model(design, model), n_patients, seed, max(months))
+    stats = trial_statistics(simulate(params).patients, months)
+    rows = []
+    for m in targets.milestones:
+        if m.trial != trial:
+            continue
+        sim = float(stats.survival[months.index(m.month)])
+        lo = m.lower if np.isfinite(m.lower) else m.survival - 1.959964 * m.se
+        hi = m.upper if np.isfinite(m.upper) else m.survival + 1.959964 * m.se
+        rows.append(
+            (trial, m.month, m.survival, sim, m.se, (sim - m.survival) / m.se, lo <= sim <= hi)
+        )
+    return pd.DataFrame(
+        rows, columns=["trial", "month", "published", "simulated", "se", "z", "inside"]
+    )

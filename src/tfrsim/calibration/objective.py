@@ -7,25 +7,39 @@ parameters change and the objective moves smoothly.
 
 Objective = sum over milestones of ((simulated - published) / SE)^2
           + ((STIM1 median relapse month - 2.5) / 0.5)^2
-          + hinge penalties for the TWISTER timing facts (late and early shares),
-i.e. minus twice a Gaussian log-likelihood of the published summaries.
+          + hinge penalties for the TWISTER timing facts (late and early shares)
+          + optional extra targets (``extra_targets``):
+            ``fluctuation`` ((share of STIM2 non-relapsers with a positive test - 1/3)
+            / SE)^2 (stim2_ash2013 via DESIGN §4, approximate) and ``restart_mix`` the
+            binomial deviance of 12 of 64 rule-triggered restarts without loss of MMR
+            (spain2018) at the simulated share of STIM-rule events without latent MMR
+            loss (STIM1 and STIM2 pooled)
+          + Gaussian priors on fitted covariate effects,
+i.e. minus twice a log-likelihood of the published summaries. Any registered model
+can be fitted: its fittable parameters are read from its parameter dataclass
+(:func:`fittable`). ``leave_out`` drops one trial (its milestones, timing facts and
+extra targets) for leave-one-trial-out validation.
 """
 
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy import special
 
 from tfrsim.calibration.statistics import TrialStatistics, trial_statistics
 from tfrsim.calibration.targets import Targets
-from tfrsim.disease.clonal import ClonalParams
+from tfrsim.checks import ConfigError
+from tfrsim.disease.registry import MODELS
 from tfrsim.execution import simulate
 from tfrsim.study import StudyParams
 
-#: Parameters the calibration can fit, all positive and searched on the log scale.
+#: Parameters of the clonal model the calibration can fit (positive, log scale); every
+#: model's own list comes from its parameter dataclass (:func:`fittable`).
 FITTABLE: tuple[str, ...] = (
     "theta0",
     "latency_rate_per_month",
@@ -35,6 +49,8 @@ FITTABLE: tuple[str, ...] = (
     "residual_median_pct",
     "residual_sigma",
 )
+#: Extra targets beyond the milestones and timing facts (module docstring).
+EXTRA_TARGETS: tuple[str, ...] = ("fluctuation", "restart_mix")
 #: Covariate effects that may be fitted (raw scale), each with a Gaussian prior from a
 #: published estimate that enters the objective as ((value - mean) / sd)^2.
 #: - prior_ifn: prior IFN vs none, sHR 0.53 [0.28, 1.01] (Hernandez-Boluda, Blood
@@ -43,9 +59,23 @@ FITTABLE: tuple[str, ...] = (
 #:   i.e. -0.07 to -0.10 per year at S ~ 0.5; the Spanish series' TKI < 5 y vs >= 5 y
 #:   sHR 2.59 [1.33, 5.01] (spain2018) is about -0.27 per year for groups ~3.5 years
 #:   apart. Prior -0.15 with sd 0.07 covers both within 2 sd (ASSUMPTION).
+#: - dmr_per_year: time in MR4.5 < 4 y vs >= 4 y sHR 2.06 [1.27, 3.35] (spain2018) over
+#:   an ASSUMED 3.5-year separation of the groups: -0.21 per year, sd 0.071.
+#: - depth_per_log: ENESTfreedom 96-week TFR 50.6 % (stable MR4.5) vs 35.0 % (not;
+#:   ross2018_enestfreedom): -ln S = 0.681 vs 1.050, log ratio 0.433 over an ASSUMED
+#:   0.75-log depth gap: -0.58 per log10, sd 0.40 (nilotinib, not imatinib).
 EFFECT_PRIORS: dict[str, tuple[float, float]] = {
     "prior_ifn": (float(np.log(0.53)), float((np.log(1.01) - np.log(0.28)) / 3.92)),
     "tki_per_year": (-0.15, 0.07),
+    "dmr_per_year": (-0.21, 0.071),
+    "depth_per_log": (-0.58, 0.40),
+}
+#: Source key of each prior (tfrsim.reference).
+PRIOR_SOURCES: dict[str, str] = {
+    "prior_ifn": "spain2018",
+    "tki_per_year": "euroski_ashcn, spain2018",
+    "dmr_per_year": "spain2018",
+    "depth_per_log": "ross2018_enestfreedom",
 }
 #: Hinge scales of the TWISTER timing penalties (share units); a 1-SE-like softness.
 LATE_SHARE_SCALE = 0.03
@@ -64,29 +94,103 @@ def trial_params(design: StudyParams, n_patients: int, seed: int, last_month: fl
     )
 
 
-def with_parameters(
-    model: ClonalParams, names: Sequence[str], values: NDArray[np.float64]
-) -> ClonalParams:
+def model_name_of(model: Any) -> str:
+    """Registered name of the model whose parameters ``model`` holds."""
+    for name, registered in MODELS.items():
+        if type(model) is registered.params_type:
+            return name
+    raise TypeError(f"no registered model takes {type(model).__name__}")
+
+
+def with_model(design: StudyParams, model: Any) -> StudyParams:
+    """``design`` simulating ``model`` (any registered model's parameters)."""
+    return dataclasses.replace(design, model_name=model_name_of(model), model=model)
+
+
+def _is_probability(name: str) -> bool:
+    return name.endswith(("_probability", "_fraction"))
+
+
+def _accepts(model: Any, name: str, value: float) -> bool:
+    try:
+        dataclasses.replace(model, **{name: value})
+    except (ConfigError, ValueError):
+        return False
+    return True
+
+
+def search_scale(model: Any, name: str) -> str:
+    """``"raw"`` (effects, unconstrained), ``"logit"`` (probabilities) or ``"log"``.
+
+    A parameter whose dataclass rejects a negative value is positive: log scale.
+    """
+    if name.startswith("effects.") or _accepts(model, name, -1.0):
+        return "raw"
+    return "logit" if _is_probability(name) else "log"
+
+
+def fittable(model: Any) -> tuple[str, ...]:
+    """Parameters of ``model`` the calibration may fit.
+
+    Every float field of the model's parameter dataclass (but the plateau, which only
+    keeps trajectories finite) and ``effects.NAME`` for every covariate effect (not the
+    reference values used for centring).
+    """
+    base = [
+        f.name
+        for f in dataclasses.fields(model)
+        if f.name not in ("effects", "plateau_pct") and isinstance(getattr(model, f.name), float)
+    ]
+    effects = [
+        f"effects.{f.name}"
+        for f in dataclasses.fields(model.effects)
+        if not f.name.endswith(("_ref_years", "_ref_log"))
+    ]
+    return (*base, *effects)
+
+
+def with_parameters(model: Any, names: Sequence[str], values: NDArray[np.float64]) -> Any:
     """``model`` with the named parameters set from search-scale ``values``.
 
-    Names in :data:`FITTABLE` are searched on the log scale; ``effects.NAME`` (see
-    :data:`EFFECT_PRIORS`) on their own scale.
+    Positive parameters are searched on the log scale, probabilities on the logit
+    scale, ``effects.NAME`` on their own scale (:func:`search_scale`).
     """
     base: dict[str, float] = {}
     effects: dict[str, float] = {}
     for name, value in zip(names, values, strict=True):
+        scale = search_scale(model, name)
         if name.startswith("effects."):
             effects[name.removeprefix("effects.")] = float(value)
-        else:
+        elif scale == "log":
             base[name] = float(np.exp(value))
+        elif scale == "logit":
+            base[name] = float(special.expit(value))
+        else:
+            base[name] = float(value)
     return dataclasses.replace(model, effects=dataclasses.replace(model.effects, **effects), **base)
 
 
-def search_value(model: ClonalParams, name: str) -> float:
+def natural_value(model: Any, name: str, value: float) -> float:
+    """A search-scale value of ``name`` on its natural scale."""
+    scale = search_scale(model, name)
+    if scale == "log":
+        return float(np.exp(value))
+    if scale == "logit":
+        return float(special.expit(value))
+    return float(value)
+
+
+def search_value(model: Any, name: str) -> float:
     """Current value of a fitted parameter on its search scale."""
     if name.startswith("effects."):
         return float(getattr(model.effects, name.removeprefix("effects.")))
-    return float(np.log(getattr(model, name)))
+    value = float(getattr(model, name))
+    scale = search_scale(model, name)
+    if scale == "log":
+        return float(np.log(value))
+    if scale == "logit":
+        return float(special.logit(value))
+    return value
 
 
 @dataclass(frozen=True)
@@ -98,7 +202,8 @@ class Evaluation:
     objective : float
         Total (see module docstring).
     residuals : pandas.DataFrame
-        One row per term: trial, quantity, month, published, simulated, se, residual.
+        One row per term: trial, quantity, month, published, simulated, se, residual
+        (z), term (its contribution to the objective).
     statistics : dict
         Trial -> :class:`TrialStatistics`.
     """
@@ -109,15 +214,15 @@ class Evaluation:
 
 
 class Objective:
-    """Callable objective over log-parameters, with fixed trials and seeds.
+    """Callable objective over search-scale parameters, with fixed trials and seeds.
 
     Parameters
     ----------
     targets : Targets
-    model : ClonalParams
+    model : parameters of any registered model
         Starting model; parameters not fitted keep these values.
     names : sequence of str
-        Parameters fitted (a subset of :data:`FITTABLE`).
+        Parameters fitted (a subset of :func:`fittable` of ``model``).
     n_per_trial : int
         Simulated patients per trial.
     seed : int
@@ -126,31 +231,44 @@ class Objective:
         Each target trial's design (cohort, schedule, assay, rule, follow-up), e.g.
         from :func:`tfrsim.config.compose.trial_designs`; the objective never composes
         a configuration itself.
+    extra_targets : sequence of str, default ()
+        Any of :data:`EXTRA_TARGETS`.
+    leave_out : str or None, default None
+        A trial left out of the fit (leave-one-trial-out validation).
     """
 
     def __init__(
         self,
         targets: Targets,
-        model: ClonalParams,
+        model: Any,
         names: Sequence[str],
         n_per_trial: int,
         seed: int,
         designs: Mapping[str, StudyParams],
+        extra_targets: Sequence[str] = (),
+        leave_out: str | None = None,
     ) -> None:
-        valid = [*FITTABLE, *(f"effects.{e}" for e in EFFECT_PRIORS)]
+        valid = fittable(model)
         unknown = sorted(set(names) - set(valid))
         if unknown:
-            raise ValueError(f"cannot fit {unknown}; fittable parameters: {valid}")
+            raise ValueError(f"cannot fit {unknown}; fittable parameters: {list(valid)}")
+        bad = sorted(set(extra_targets) - set(EXTRA_TARGETS))
+        if bad:
+            raise ValueError(f"unknown extra targets {bad}; valid: {list(EXTRA_TARGETS)}")
         self.targets = targets
         self.model = model
         self.names = tuple(names)
-        needed = sorted({m.trial for m in targets.milestones})
+        self.extra_targets = tuple(extra_targets)
+        self.leave_out = leave_out
+        needed = sorted({m.trial for m in targets.milestones} - {leave_out})
         missing = [t for t in needed if t not in designs]
         if missing:
             raise ValueError(f"no design given for target trial(s) {missing}")
         self.designs = dict(designs)
         self.trials = {
-            t: trial_params(designs[t], n_per_trial, seed, max(targets.months(t) or [0.0]))
+            t: trial_params(
+                with_model(designs[t], model), n_per_trial, seed, max(targets.months(t) or [0.0])
+            )
             for t in needed
         }
         self.n_evaluations = 0
@@ -175,6 +293,8 @@ class Objective:
             )
         rows = []
         for m in self.targets.milestones:
+            if m.trial not in stats:
+                continue
             s = stats[m.trial]
             sim = float(s.survival[np.searchsorted(s.months, m.month)])
             rows.append((m.trial, "mrfs", m.month, m.survival, sim, m.se))
@@ -189,22 +309,91 @@ class Objective:
                     t.stim1_median_relapse_se,
                 )
             )
+        f = self.targets.fluctuation
+        if "fluctuation" in self.extra_targets and f.trial in stats:
+            rows.append(
+                (
+                    f.trial,
+                    "nonrelapsers_with_positive",
+                    np.nan,
+                    f.share,
+                    stats[f.trial].nonrelapsers_with_positive,
+                    f.se,
+                )
+            )
         for name in self.names:
-            if name.startswith("effects."):
-                mean, sd = EFFECT_PRIORS[name.removeprefix("effects.")]
-                value = getattr(model.effects, name.removeprefix("effects."))
-                rows.append(("prior", name, np.nan, mean, value, sd))
+            effect = name.removeprefix("effects.")
+            if name.startswith("effects.") and effect in EFFECT_PRIORS:
+                mean, sd = EFFECT_PRIORS[effect]
+                rows.append(("prior", name, np.nan, mean, getattr(model.effects, effect), sd))
         table = pd.DataFrame(
             rows, columns=["trial", "quantity", "month", "published", "simulated", "se"]
         )
         table["residual"] = (table["simulated"] - table["published"]) / table["se"]
-        total = float(np.nansum(table["residual"] ** 2))
+        table["term"] = table["residual"] ** 2
+        extra = []
         if "twister" in stats:
             late = stats["twister"].share_relapses_after[t.twister_late_after_month]
             early = stats["twister"].share_relapses_by[t.twister_early_by_month]
-            total += (max(0.0, late - t.twister_max_late_share) / LATE_SHARE_SCALE) ** 2
-            total += (max(0.0, t.twister_min_early_share - early) / EARLY_SHARE_SCALE) ** 2
+            extra.append(
+                (
+                    "twister",
+                    "late_share_hinge",
+                    t.twister_late_after_month,
+                    t.twister_max_late_share,
+                    late,
+                    LATE_SHARE_SCALE,
+                    np.nan,
+                    (max(0.0, late - t.twister_max_late_share) / LATE_SHARE_SCALE) ** 2,
+                )
+            )
+            extra.append(
+                (
+                    "twister",
+                    "early_share_hinge",
+                    t.twister_early_by_month,
+                    t.twister_min_early_share,
+                    early,
+                    EARLY_SHARE_SCALE,
+                    np.nan,
+                    (max(0.0, t.twister_min_early_share - early) / EARLY_SHARE_SCALE) ** 2,
+                )
+            )
+        r = self.targets.restart_mix
+        pooled = [stats[x] for x in r.trials if x in stats]
+        if "restart_mix" in self.extra_targets and pooled:
+            k = sum(s.events_without_mmr_loss for s in pooled)
+            n = sum(s.n_events for s in pooled)
+            share = float(np.clip(k / max(n, 1), 1e-6, 1 - 1e-6))
+            extra.append(
+                (
+                    r.source,
+                    "restart_share_no_mmr_loss",
+                    np.nan,
+                    r.share,
+                    share,
+                    np.nan,
+                    np.nan,
+                    binomial_deviance(r.without_mmr_loss, r.restarts, share),
+                )
+            )
+        if extra:
+            table = pd.concat(
+                [table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True
+            )
+        total = float(np.nansum(table["term"]))
         return Evaluation(objective=total, residuals=table, statistics=stats)
 
     def __call__(self, log_values: NDArray[np.float64]) -> float:
         return self.evaluate(np.asarray(log_values, dtype=float)).objective
+
+
+def binomial_deviance(k: int, n: int, p: float) -> float:
+    """``2 [k log(k / (n p)) + (n - k) log((n - k) / (n (1 - p)))]``: 0 at ``p = k / n``."""
+    hat = k / n
+    out = 0.0
+    if k:
+        out += k * np.log(hat / p)
+    if n - k:
+        out += (n - k) * np.log((1 - hat) / (1 - p))
+    return float(2 * out)

@@ -9,10 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tfrsim import checks as c
-from tfrsim.calibration.objective import EFFECT_PRIORS, FITTABLE
-
-#: Parameters ``fit`` may name.
-FIT_NAMES: tuple[str, ...] = (*FITTABLE, *(f"effects.{e}" for e in EFFECT_PRIORS))
+from tfrsim.calibration.objective import EXTRA_TARGETS
+from tfrsim.calibration.targets import CALIBRATION_TRIALS
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,24 @@ class CalibrateParams:
     max_evaluations: int
     restarts: int = 1
     install: bool = False
+    extra_targets: tuple[str, ...] = ()
+    leave_out: str | None = None
     profile: ProfileParams = field(default_factory=ProfileParams)
     report: ReportParams = field(default_factory=ReportParams)
 
     def __post_init__(self) -> None:
         if not self.fit:
             raise c.ConfigError("fit", "must name at least one parameter", [])
-        for i, name in enumerate(self.fit):
-            c.one_of(f"fit[{i}]", name, FIT_NAMES)
+        # The names themselves are checked against the start model's fittable
+        # parameters (tfrsim.calibration.objective.fittable) once it is loaded.
+        for i, name in enumerate(self.extra_targets):
+            c.one_of(f"extra_targets[{i}]", name, EXTRA_TARGETS)
+        if self.leave_out is not None:
+            c.one_of("leave_out", self.leave_out, CALIBRATION_TRIALS)
+            if self.install:
+                raise c.ConfigError(
+                    "install", "must be false with leave_out (a validation fit)", True
+                )
         if len(set(self.fit)) != len(self.fit):
             raise c.ConfigError("fit", "must not repeat a parameter", list(self.fit))
         object.__setattr__(self, "n_per_trial", c.positive_int("n_per_trial", self.n_per_trial))

@@ -3,16 +3,16 @@
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from tfrsim.analysis import survival_at
-from tfrsim.calibration.objective import trial_params
+from tfrsim.calibration.objective import trial_params, with_model
 from tfrsim.calibration.statistics import TrialStatistics, trial_statistics
 from tfrsim.calibration.targets import Targets
-from tfrsim.disease.clonal import ClonalParams
 from tfrsim.execution import simulate
 from tfrsim.study import StudyParams
 
@@ -72,7 +72,7 @@ class Reproduction:
 def reproduce_trial(
     trial: str,
     design: StudyParams,
-    model: ClonalParams,
+    model: Any,
     targets: Targets,
     *,
     n_patients: int,
@@ -83,7 +83,7 @@ def reproduce_trial(
     """Simulate one trial: a large cohort for the curve, trial-sized cohorts for a band."""
     last = max(targets.months(trial) or [0.0])
     params = trial_params(design, n_patients, seed, last)
-    params = dataclasses.replace(params, model=model)
+    params = with_model(params, model)
     stats_months = targets.months(trial)
     t = targets.timing
     large = simulate(params).patients
@@ -127,7 +127,7 @@ def _published_size(trial: str) -> int:
 
 
 def reproduce(
-    model: ClonalParams,
+    model: Any,
     targets: Targets,
     designs: Mapping[str, StudyParams],
     *,

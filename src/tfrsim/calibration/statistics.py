@@ -32,6 +32,10 @@ class TrialStatistics:
     share_relapses_by : dict
         Month -> share of relapses at or before that month.
     n_events : int
+    events_without_mmr_loss : int
+        Events before latent loss of MMR (:func:`no_mmr_loss_events`).
+    nonrelapsers_with_positive : float
+        Share of patients without an event who had a positive test.
     """
 
     months: NDArray[np.float64]
@@ -41,6 +45,8 @@ class TrialStatistics:
     share_relapses_after: dict[float, float]
     share_relapses_by: dict[float, float]
     n_events: int
+    events_without_mmr_loss: int = 0
+    nonrelapsers_with_positive: float = float("nan")
 
 
 def trial_statistics(
@@ -65,6 +71,8 @@ def trial_statistics(
         share_relapses_after={m: float(np.sum(relapses > m) / n) for m in after},
         share_relapses_by={m: float(np.sum(relapses <= m) / n) for m in by},
         n_events=int(relapses.size),
+        events_without_mmr_loss=no_mmr_loss_events(patients)[0],
+        nonrelapsers_with_positive=nonrelapsers_with_positive(patients),
     )
 
 
@@ -74,3 +82,25 @@ def _median_se(values: NDArray[np.float64], median: float) -> float:
         return float("nan")
     density = np.mean(np.abs(values - median) <= 1.0) / 2.0
     return float(np.sqrt(0.25 / values.size) / density) if density > 0 else float("inf")
+
+
+def no_mmr_loss_events(patients: pd.DataFrame) -> tuple[int, int]:
+    """(Events without latent loss of MMR by the event month, events).
+
+    Under the STIM rule an event can be a confirmed >= 1-log rise while the true level
+    is still below MMR; the Spanish series counted such restarts apart (spain2018).
+    """
+    event = patients["event"].to_numpy(dtype=bool)
+    latent = patients["relapse_month"].to_numpy(dtype=float)
+    duration = patients["duration_months"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        no_mmr = event & ~(latent <= duration)
+    return int(no_mmr.sum()), int(event.sum())
+
+
+def nonrelapsers_with_positive(patients: pd.DataFrame) -> float:
+    """Share of patients without an event who had at least one positive test."""
+    quiet = ~patients["event"].to_numpy(dtype=bool)
+    if not quiet.any():
+        return float("nan")
+    return float(np.mean(patients["n_positive"].to_numpy()[quiet] > 0))

@@ -34,6 +34,14 @@ class Course:
         Exponential growth rate of the clone (1/month).
     initial_pct, plateau_pct : float
         Clone level at onset and saturation level (% IS).
+    clone_ceiling_pct : float, shape (m,), optional
+        Immune-control ceiling of the clone's patient (% IS; ``inf`` if the patient is
+        not controlled). ``None`` for models without immune control.
+    clone_escape_month : float, shape (m,), optional
+        Month the clone's patient escapes immune control (``inf`` if never
+        controlled). Until then a clone that has reached the ceiling is held there,
+        and the patient's not-yet-escaped clones together are capped at the ceiling;
+        afterwards each clone grows again from where it was held.
     """
 
     relapse_month: NDArray[np.float64]
@@ -44,6 +52,8 @@ class Course:
     clone_rate_per_month: NDArray[np.float64]
     initial_pct: float
     plateau_pct: float
+    clone_ceiling_pct: NDArray[np.float64] | None = None
+    clone_escape_month: NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.relapse_month.shape[0])
@@ -66,13 +76,40 @@ class Course:
         if self.clone_patient.size == 0:
             return level
         elapsed = months[self.clone_patient] - self.clone_onset_month[:, None]
+        if self.clone_ceiling_pct is not None and self.clone_escape_month is not None:
+            elapsed = elapsed - self._held_months(months[self.clone_patient])
         log_level = np.log(self.initial_pct) + self.clone_rate_per_month[:, None] * elapsed
         clone = np.where(elapsed > 0, np.exp(np.minimum(log_level, np.log(self.plateau_pct))), 0.0)
         # Clones are sorted by patient: sum each patient's run of clones at once.
         starts = np.flatnonzero(np.r_[True, np.diff(self.clone_patient) != 0])
         owners = self.clone_patient[starts]
-        level[owners] += np.add.reduceat(clone, starts, axis=0)
+        if self.clone_ceiling_pct is None or self.clone_escape_month is None:
+            level[owners] += np.add.reduceat(clone, starts, axis=0)
+            return level
+        # Immune control bounds the patient's controlled (not yet escaped) burden at
+        # its ceiling (one ceiling per patient); escaped clones add on top.
+        with np.errstate(invalid="ignore"):
+            under = months[self.clone_patient] < self.clone_escape_month[:, None]
+        under &= np.isfinite(self.clone_ceiling_pct)[:, None]
+        controlled = np.add.reduceat(np.where(under, clone, 0.0), starts, axis=0)
+        ceiling = self.clone_ceiling_pct[starts][:, None]
+        level[owners] += np.add.reduceat(np.where(under, 0.0, clone), starts, axis=0)
+        level[owners] += np.minimum(controlled, ceiling)
         return level
+
+    def _held_months(self, clone_months: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Months each clone has spent held at its ceiling by ``clone_months`` (m, v)."""
+        assert self.clone_ceiling_pct is not None
+        assert self.clone_escape_month is not None
+        controlled = np.isfinite(self.clone_ceiling_pct)
+        ceiling = np.where(controlled, self.clone_ceiling_pct, self.initial_pct)
+        reach = self.clone_onset_month + np.log(ceiling / self.initial_pct) / (
+            self.clone_rate_per_month
+        )
+        # Control ends at the escape month; a clone reaching its ceiling later is not held.
+        with np.errstate(invalid="ignore"):
+            hold = np.where(controlled, np.maximum(self.clone_escape_month - reach, 0.0), 0.0)
+        return np.clip(clone_months - reach[:, None], 0.0, hold[:, None])
 
 
 def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.float64]:
@@ -86,6 +123,7 @@ def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.fl
         + effects.male * cohort.male
         + effects.nilotinib * (cohort.tki == 1)
         + effects.dasatinib * (cohort.tki == 2)
+        + effects.depth_per_log * (cohort.depth_log - effects.depth_ref_log)
     )
 
 

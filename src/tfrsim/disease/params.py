@@ -20,9 +20,9 @@ class CovariateEffects:
     A coefficient multiplies the covariate in a linear predictor
     ``eta = b_int*[Sokal intermediate] + b_high*[Sokal high]
     + b_tki*(tki_years - ref) + b_dmr*(dmr_years - ref)
-    + b_ifn*[prior IFN] + b_male*[male] + b_nil*[nilotinib] + b_das*[dasatinib]``;
-    Sokal low, the reference durations, no prior IFN, female and imatinib define
-    ``eta = 0``.
+    + b_ifn*[prior IFN] + b_male*[male] + b_nil*[nilotinib] + b_das*[dasatinib]
+    + b_depth*(depth_log - depth_ref_log)``; Sokal low, the reference durations, no
+    prior IFN, female, imatinib and the reference depth define ``eta = 0``.
 
     Parameters
     ----------
@@ -37,6 +37,12 @@ class CovariateEffects:
     nilotinib, dasatinib : float, default 0
         Effect of having stopped nilotinib / dasatinib rather than imatinib.
         ASSUMPTION: 0. Not calibrated: the calibration trials all stopped imatinib.
+    depth_per_log : float, default 0
+        Effect per log10 of molecular response at stop (MR4 = 4, MR4.5 = 4.5, MR5 = 5);
+        negative: deeper responses relapse less. 0 (no depth effect) unless a model
+        sets it (conf/model/immune.yaml cites its source).
+    depth_ref_log : float, default 4.5
+        Reference depth (MR4.5; covariate centring, log10 reduction).
     """
 
     sokal_intermediate: float
@@ -49,6 +55,8 @@ class CovariateEffects:
     dmr_ref_years: float
     nilotinib: float = 0.0
     dasatinib: float = 0.0
+    depth_per_log: float = 0.0
+    depth_ref_log: float = 4.5
 
     def __post_init__(self) -> None:
         for name in (
@@ -60,10 +68,12 @@ class CovariateEffects:
             "male",
             "nilotinib",
             "dasatinib",
+            "depth_per_log",
         ):
             _set(self, name, c.finite(name, getattr(self, name)))
         for name in ("tki_ref_years", "dmr_ref_years"):
             _set(self, name, c.non_negative(name, getattr(self, name), "years"))
+        _set(self, "depth_ref_log", c.positive("depth_ref_log", self.depth_ref_log, "log10"))
 
 
 def check_course_levels(params: Any) -> None:

@@ -320,8 +320,9 @@ def timing_facts(trial: str) -> dict[str, Any]:
     dict
         Fact name -> plain mapping with ``value``, ``target``, ``source``,
         ``confirmed``, ``citation`` (full source text) and, where published,
-        ``range``, ``of``, ``note`` and ``acceptance``. Empty for ``"stim2"`` (none
-        retrieved). A copy: changing it does not affect later calls.
+        ``range``, ``of``, ``note``, ``se`` and ``acceptance``. For ``"stim2"`` only
+        the approximate share of non-relapsers with a positive test. A copy:
+        changing it does not affect later calls.
 
     Raises
     ------
