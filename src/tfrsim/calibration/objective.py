@@ -8,7 +8,8 @@ parameters change and the objective moves smoothly.
 Objective = sum over milestones of ((simulated - published) / SE)^2
           + ((STIM1 median relapse month - 2.5) / 0.5)^2
           + hinge penalties for the TWISTER timing facts (late and early shares),
-i.e. minus twice a Gaussian log-likelihood of the published summaries.
+i.e. minus twice a Gaussian log-likelihood of the published summaries. A term that
+cannot be computed (NaN) adds :data:`NAN_TERM_PENALTY` instead of being dropped.
 """
 
 import dataclasses
@@ -50,6 +51,10 @@ EFFECT_PRIORS: dict[str, tuple[float, float]] = {
 #: Hinge scales of the TWISTER timing penalties (share units); a 1-SE-like softness.
 LATE_SHARE_SCALE = 0.03
 EARLY_SHARE_SCALE = 0.05
+#: What one term that cannot be computed adds to the objective (e.g. the STIM1 median
+#: relapse month when no simulated patient relapses): large and finite, so that the
+#: optimiser moves away from such parameters. A NaN term is never dropped.
+NAN_TERM_PENALTY = 1e6
 
 
 def trial_params(design: StudyParams, n_patients: int, seed: int, last_month: float) -> StudyParams:
@@ -198,7 +203,8 @@ class Objective:
             rows, columns=["trial", "quantity", "month", "published", "simulated", "se"]
         )
         table["residual"] = (table["simulated"] - table["published"]) / table["se"]
-        total = float(np.nansum(table["residual"] ** 2))
+        squared = table["residual"].to_numpy(dtype=float) ** 2
+        total = float(np.where(np.isnan(squared), NAN_TERM_PENALTY, squared).sum())
         if "twister" in stats:
             late = stats["twister"].share_relapses_after[t.twister_late_after_month]
             early = stats["twister"].share_relapses_by[t.twister_early_by_month]
