@@ -43,6 +43,25 @@ def test_stream_ids_are_unique_and_streams_differ() -> None:
         _uncorrelated(draws[a], draws[b], f"streams {a} and {b}")
 
 
+def test_stream_layout_is_permanent() -> None:
+    """Catches a renumbered stream id, a changed block size or key derivation (each
+    changes every result; ids may only be appended): the ids, the block size and two
+    draws are pinned."""
+    assert STREAMS == {"cohort": 1, "disease": 2, "follow_up": 3, "schedule": 4, "assay": 5}
+    assert BLOCK_SIZE == 10_000
+    assert stream("cohort", seed=1, replicate=0).random() == 0.9004824530305011
+    assert stream("assay", seed=20070701, replicate=3, block=2).random() == 0.8636461808541227
+
+
+def test_stream_defaults_to_block_zero_and_takes_keywords_only() -> None:
+    """Catches a default block other than 0 (single-block callers would draw block 1's
+    numbers) and a positional signature (seed and replicate could be swapped silently)."""
+    a = stream("disease", seed=4, replicate=2).random(8)
+    np.testing.assert_array_equal(a, stream("disease", seed=4, replicate=2, block=0).random(8))
+    with pytest.raises(TypeError):
+        stream("disease", 4, 2)  # type: ignore[misc]
+
+
 @pytest.mark.parametrize("argument", ["seed", "replicate", "block"])
 def test_seed_replicate_and_block_each_give_an_independent_stream(argument: str) -> None:
     """Catches a stream key that ignores the seed, the replicate or the block (two
