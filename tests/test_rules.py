@@ -103,3 +103,13 @@ def test_unknown_rule_lists_valid_names() -> None:
     """An unknown rule is refused when its parameters are built, listing the rules."""
     with pytest.raises(ConfigError, match="loss_of_mmr"):
         RuleParams("sometimes")
+
+
+def test_rule_outcome_is_immutable() -> None:
+    """Catches a mutable RuleOutcome (``any_of`` combines the outcomes of several
+    criteria; one criterion must not be able to change another's result)."""
+    import dataclasses
+
+    out = _run("loss_of_mmr", [[0.2]])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.fired = np.array([False])  # type: ignore[misc]
