@@ -103,3 +103,25 @@ def test_unknown_rule_lists_valid_names() -> None:
     """An unknown rule is refused when its parameters are built, listing the rules."""
     with pytest.raises(ConfigError, match="loss_of_mmr"):
         RuleParams("sometimes")
+
+
+def test_rule_outcome_is_immutable() -> None:
+    """Catches a mutable RuleOutcome (``any_of`` combines the outcomes of several
+    criteria; one criterion must not be able to change another's result)."""
+    import dataclasses
+
+    out = _run("loss_of_mmr", [[0.2]])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.fired = np.array([False])  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("rule", ["loss_of_mmr_confirmed", "stim", "twister"])
+def test_confirmation_rules_accept_a_single_test(rule: str) -> None:
+    """Catches a crash of the two-test criteria when every series has one test (a
+    study whose follow-up allows a single visit): nothing can be confirmed, while a
+    single test above MMR still fires the rules that include loss of MMR."""
+    out = _run(rule, [[0.05], [0.2]])
+    loss_of_mmr = rule != "loss_of_mmr_confirmed"
+    assert out.fired.tolist() == [False, loss_of_mmr]
+    assert out.trigger.tolist() == [-1, 0 if loss_of_mmr else -1]
+    assert out.first.tolist() == [-1, 0 if loss_of_mmr else -1]

@@ -19,6 +19,8 @@ i.e. minus twice a log-likelihood of the published summaries. Any registered mod
 can be fitted: its fittable parameters are read from its parameter dataclass
 (:func:`fittable`). ``leave_out`` drops one trial (its milestones, timing facts and
 extra targets) for leave-one-trial-out validation.
+A term that cannot be computed (NaN) adds :data:`NAN_TERM_PENALTY` instead of being
+dropped.
 """
 
 import dataclasses
@@ -80,6 +82,10 @@ PRIOR_SOURCES: dict[str, str] = {
 #: Hinge scales of the TWISTER timing penalties (share units); a 1-SE-like softness.
 LATE_SHARE_SCALE = 0.03
 EARLY_SHARE_SCALE = 0.05
+#: What one term that cannot be computed adds to the objective (e.g. the STIM1 median
+#: relapse month when no simulated patient relapses): large and finite, so that the
+#: optimiser moves away from such parameters. A NaN term is never dropped.
+NAN_TERM_PENALTY = 1e6
 
 
 def trial_params(design: StudyParams, n_patients: int, seed: int, last_month: float) -> StudyParams:
@@ -381,7 +387,9 @@ class Objective:
             table = pd.concat(
                 [table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True
             )
-        total = float(np.nansum(table["term"]))
+        # A term that cannot be computed is a large finite penalty, never dropped.
+        terms = table["term"].to_numpy(dtype=float)
+        total = float(np.where(np.isnan(terms), NAN_TERM_PENALTY, terms).sum())
         return Evaluation(objective=total, residuals=table, statistics=stats)
 
     def __call__(self, log_values: NDArray[np.float64]) -> float:

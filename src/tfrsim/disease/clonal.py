@@ -216,4 +216,6 @@ def survival(months: ArrayLike, params: ClonalParams, eta: ArrayLike = 0.0) -> N
     return np.asarray(np.exp(-theta * clone_delay_cdf(months, params)), dtype=float)
 
 
-register_model(DiseaseModel("clonal", ClonalParams, simulate_clonal, survival))
+register_model(
+    DiseaseModel("clonal", ClonalParams, simulate_clonal, survival, recovery="proportional_hazards")
+)

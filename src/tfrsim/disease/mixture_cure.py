@@ -144,4 +144,12 @@ def survival(
     )
 
 
-register_model(DiseaseModel("mixture_cure", MixtureCureParams, simulate_mixture_cure, survival))
+register_model(
+    DiseaseModel(
+        "mixture_cure",
+        MixtureCureParams,
+        simulate_mixture_cure,
+        survival,
+        recovery="mixture_cure",
+    )
+)

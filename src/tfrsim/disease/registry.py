@@ -34,12 +34,20 @@ class DiseaseModel:
     survival : callable, optional
         ``survival(months, params, eta=0.0) -> S`` — the closed-form latent
         relapse-free survival at linear predictor ``eta``, where the model has one.
+    recovery : str, optional
+        How the covariate effects (``params.effects``) can be recovered from simulated
+        latent relapse months, checked for every model by the effect-recovery contract
+        test (``tests/test_effect_recovery.py``): ``"proportional_hazards"`` (the latent
+        relapse month has hazard ``exp(eta) h0(t)``: a Cox fit recovers each effect) or
+        ``"mixture_cure"`` (cure log-odds ``c0 - eta`` and, among the uncured, a
+        Weibull with hazard ``exp(eta) h0(t)``). None: the contract test is skipped.
     """
 
     name: str
     params_type: type
     simulate: Callable[..., Course]
     survival: Callable[..., Any] | None = None
+    recovery: str | None = None
 
 
 MODELS: dict[str, DiseaseModel] = {}

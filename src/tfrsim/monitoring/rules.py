@@ -60,6 +60,9 @@ Criterion = Callable[[NDArray[np.float64], NDArray[np.bool_]], RuleOutcome]
 
 def _earliest(mask: NDArray[np.bool_], offset: int) -> RuleOutcome:
     """First column where ``mask`` holds; the completing test is ``offset`` later."""
+    if mask.shape[1] == 0:  # e.g. pairs of a one-test series: argmax has nothing to scan
+        never = np.full(mask.shape[0], -1, dtype=np.int64)
+        return RuleOutcome(fired=np.zeros(mask.shape[0], dtype=bool), trigger=never, first=never)
     fired = np.asarray(mask.any(axis=1), dtype=bool)
     first = np.where(fired, mask.argmax(axis=1), -1).astype(np.int64)
     trigger = np.where(fired, first + offset, -1).astype(np.int64)

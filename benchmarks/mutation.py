@@ -1,0 +1,205 @@
+"""Mutation testing of the science code with cosmic-ray (a benchmark, not CI).
+
+Each *target* (a module or package) is mutated one small change at a time (a flipped
+sign, ``<`` for ``<=``, a changed number, a removed ``not``, ...) and the target's fast
+tests are run against each mutant; a mutant is *killed* when a test fails. The score
+is the share killed; survivors are printed with their diff, to be either explained
+(equivalent, or harmless) or killed by a new test (see benchmarks/README.md).
+
+The repository is copied (tracked and untracked, not ignored files) into a scratch
+folder and mutated there, so the work tree is never touched and other work can go on.
+
+Usage::
+
+    pip install cosmic-ray                                  # not a project dependency
+    python benchmarks/mutation.py --list                    # targets and their tests
+    python benchmarks/mutation.py random rules              # run two targets
+    python benchmarks/mutation.py all --jobs 2              # everything (hours)
+    python benchmarks/mutation.py random --report-only --workdir /tmp/mut  # reprint
+
+Results (per target) go to ``<workdir>/<target>/session.sqlite`` and a summary to
+``<workdir>/summary.json``. A session is resumable: running a target again skips the
+mutants already tested.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: target -> (module paths to mutate, fast tests that guard them).
+TARGETS: dict[str, tuple[list[str], list[str]]] = {
+    "random": (["src/tfrsim/random.py"], ["tests/test_streams.py"]),
+    "rules": (
+        ["src/tfrsim/monitoring/rules.py"],
+        ["tests/test_rules.py", "tests/test_monitoring.py"],
+    ),
+    "monitoring": (
+        [
+            "src/tfrsim/monitoring/assay.py",
+            "src/tfrsim/monitoring/follow_up.py",
+            "src/tfrsim/monitoring/observe.py",
+            "src/tfrsim/monitoring/schedule.py",
+        ],
+        [
+            "tests/test_monitoring.py",
+            "tests/test_assay.py",
+            "tests/test_rules.py",
+            "tests/test_spreads.py",
+        ],
+    ),
+    "cohort": (
+        ["src/tfrsim/cohort"],
+        [
+            "tests/test_cohort.py",
+            "tests/test_scores.py",
+            "tests/test_streams.py",
+            "tests/test_spreads.py",
+        ],
+    ),
+    "disease": (
+        ["src/tfrsim/disease"],
+        ["tests/test_disease.py", "tests/test_effect_recovery.py", "tests/test_spreads.py"],
+    ),
+    "analysis": (["src/tfrsim/analysis"], ["tests/test_analysis.py", "tests/test_efron.py"]),
+    "objective": (["src/tfrsim/calibration/objective.py"], ["tests/test_objective.py"]),
+}
+#: Seconds allowed per mutant, as a multiple of the unmutated test time (a mutant that
+#: hangs, e.g. an infinite loop, counts as killed).
+TIMEOUT_FACTOR = 4.0
+
+
+def copy_repo(dest: Path) -> None:
+    """Copy the tracked and untracked (not ignored) files of the repository."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in files:
+        src, target = ROOT / name, dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():  # e.g. src/tfrsim/conf -> ../../conf
+            target.symlink_to(os.readlink(src))
+        elif src.is_file():
+            shutil.copy2(src, target)
+
+
+def test_command(tests: list[str]) -> str:
+    # -x: the first failing test kills the mutant; no cache, no notebooks, no addopts.
+    return f"{sys.executable} -m pytest -x -q -p no:cacheprovider -o addopts= {' '.join(tests)}"
+
+
+def baseline_seconds(repo: Path, tests: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(test_command(tests).split(), cwd=repo, env=env, capture_output=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the unmutated tests fail:\n{proc.stdout.decode()[-3000:]}")
+    return time.perf_counter() - t0
+
+
+def run_target(name: str, workdir: Path, report_only: bool) -> dict[str, object]:
+    modules, tests = TARGETS[name]
+    folder = workdir / name
+    repo = folder / "repo"
+    session = folder / "session.sqlite"
+    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "MPLBACKEND": "Agg"}
+    if not report_only:
+        if not repo.exists():
+            repo.mkdir(parents=True)
+            copy_repo(repo)
+        if not session.exists():
+            seconds = baseline_seconds(repo, tests, env)
+            config = folder / "cosmic-ray.toml"
+            module_path = ", ".join(f'"{m}"' for m in modules)
+            config.write_text(
+                "[cosmic-ray]\n"
+                f"module-path = [{module_path}]\n"
+                f"timeout = {max(30.0, TIMEOUT_FACTOR * seconds):.0f}\n"
+                "excluded-modules = []\n"
+                f'test-command = "{test_command(tests)}"\n'
+                "[cosmic-ray.distributor]\n"
+                'name = "local"\n'
+            )
+            subprocess.run(["cosmic-ray", "init", str(config), str(session)], cwd=repo, check=True)
+        subprocess.run(
+            ["cosmic-ray", "exec", str(folder / "cosmic-ray.toml"), str(session)],
+            cwd=repo,
+            env=env,
+            check=True,
+        )
+    return summarise(name, session)
+
+
+def summarise(name: str, session: Path) -> dict[str, object]:
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        done = list(db.completed_work_items)
+        total = db.num_work_items
+    killed = [r for _, r in done if r.is_killed]
+    survivors = [
+        {
+            "module": str(item.mutations[0].module_path),
+            "line": item.mutations[0].start_pos[0],
+            "operator": item.mutations[0].operator_name,
+            "occurrence": item.mutations[0].occurrence,
+            "diff": result.diff,
+        }
+        for item, result in done
+        if not result.is_killed
+    ]
+    survivors.sort(key=lambda s: (s["module"], s["line"]))
+    return {
+        "target": name,
+        "mutants": total,
+        "tested": len(done),
+        "killed": len(killed),
+        "score": len(killed) / len(done) if done else float("nan"),
+        "survivors": survivors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("targets", nargs="*", help=f"any of {sorted(TARGETS)} or 'all'")
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temp folder")
+    parser.add_argument("--jobs", type=int, default=1, help="targets run side by side")
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args()
+    if args.list or not args.targets:
+        for name, (modules, tests) in TARGETS.items():
+            print(f"{name:11s} {' '.join(modules)}\n{'':11s} tests: {' '.join(tests)}")
+        return
+    names = sorted(TARGETS) if args.targets == ["all"] else args.targets
+    unknown = sorted(set(names) - set(TARGETS))
+    if unknown:
+        raise SystemExit(f"unknown target(s) {unknown}; valid: {sorted(TARGETS)}")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="tfrsim-mutation-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda n: run_target(n, workdir, args.report_only), names))
+    for r in results:
+        print(
+            f"\n== {r['target']}: {r['killed']}/{r['tested']} killed "
+            f"({100 * float(r['score']):.1f} %), {r['mutants']} mutants"
+        )
+        for s in r["survivors"]:  # type: ignore[attr-defined]
+            print(f"-- survived: {s['module']}:{s['line']} {s['operator']}\n{s['diff']}")
+    summary = workdir / "summary.json"
+    summary.write_text(json.dumps(results, indent=2))
+    print(f"\nsummary: {summary}")
+
+
+if __name__ == "__main__":
+    main()
