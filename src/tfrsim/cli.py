@@ -14,20 +14,26 @@ folder; the sweep then exits with status 1 (:mod:`tfrsim.sweep.callback`).
 
 import logging
 import sys
+import time
+import warnings
+from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from tfrsim.checks import ConfigError
-from tfrsim.config.compose import CONFIG_DIR
-from tfrsim.config.store import register_configs
-from tfrsim.execution import StudyResult
-from tfrsim.output import RunDirNotEmptyError
-from tfrsim.sweep.job import JobOutcome, execute, run_sweep_job
+from tfrsim._version import __version__
+from tfrsim.config.paths import BASE_CONFIG, CONFIG_DIR
 from tfrsim.sweep.naming import register_resolvers
+
+# The simulation, its outputs and the sweep machinery (pandas, pyarrow, lifelines,
+# matplotlib) are imported when a run starts, so `tfrsim --help` and `--version` stay fast.
+if TYPE_CHECKING:
+    from tfrsim.execution import StudyResult
+    from tfrsim.sweep.job import JobOutcome
 
 log = logging.getLogger("tfrsim")
 
@@ -35,11 +41,34 @@ log = logging.getLogger("tfrsim")
 register_resolvers()
 
 
-def format_summary(result: StudyResult, run_dir: Path) -> str:
-    """A short plain-text summary of a run for the terminal."""
+def model_label(choice: str | None, name: str) -> str:
+    """How runs name their model: the config chosen and the registered model behind it.
+
+    ``model=calibrated`` runs the clonal model with fitted values, hence
+    ``"calibrated (clonal model)"``; ``model=clonal`` gives ``"clonal model"``. Folder
+    names use the config choice (``..._calibrated_seed...``), the first word here.
+    """
+    if not choice or choice == name:
+        return f"{name} model"
+    return f"{choice} ({name} model)"
+
+
+def format_summary(result: "StudyResult", run_dir: Path, model: str | None = None) -> str:
+    """A short plain-text summary of a run for the terminal.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The run's results.
+    run_dir : Path
+        Where its files went (printed last).
+    model : str, optional
+        How to name the model (see :func:`model_label`); default: the registered name.
+    """
     p, a, patients = result.params, result.analysis, result.patients
     lines = [
-        f"tfrsim — {p.trial_name}, model {p.model_name}, seed {p.seed}, replicate {p.replicate}",
+        f"tfrsim {__version__} — {p.trial_name}, {model or model_label(None, p.model_name)}, "
+        f"seed {p.seed}, replicate {p.replicate}",
         f"patients: {len(patients)}   relapses observed: {int(patients['event'].sum())}",
         "MRFS (95% CI):",
     ]
@@ -66,27 +95,57 @@ def format_summary(result: StudyResult, run_dir: Path) -> str:
         lines.append(f"Cox model not estimated: {a.cox.message}")
     rule = p.monitoring.rule
     obs = result.observation
+    lines.append(f"rule {rule.name} (relapse dated at the {rule.event_at} test)")
     lines.append(
-        f"rule {rule.name} (dated at the {rule.event_at} test); median relapse month "
-        f"{obs.median_relapse_month:.1f}; {100 * obs.fluctuation_fraction:.0f}% of the "
-        f"{obs.n_with_positive} patients with a positive test never relapsed"
+        f"median relapse month {obs.median_relapse_month:.1f} (interpolated between visits: "
+        f"grouped-data median of the relapsers)"
+    )
+    lines.append(
+        f"{100 * obs.fluctuation_fraction:.0f}% of the {obs.n_with_positive} patients with "
+        f"a positive test never relapsed"
     )
     lines.append(f"run folder: {run_dir}")
     return "\n".join(lines)
 
 
+def _log_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Third-party warnings of a run as one line each in ``tfrsim.log`` (not the terminal).
+
+    Repeats of the same warning are counted, not repeated.
+    """
+    counts = Counter((w.category.__name__, " ".join(str(w.message).split())[:300]) for w in caught)
+    for (category, message), n in counts.items():
+        times = f" ({n} times)" if n > 1 else ""
+        log.info("warning during the run%s: %s: %s", times, category, message)
+
+
 def run(cfg: DictConfig) -> Path:
     """Run one study from a composed config into the current Hydra run folder."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    result = execute(cfg, run_dir, progress=True)
+    from tfrsim.sweep.job import execute
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    model = model_label(hydra_cfg.runtime.choices.get("model"), str(cfg.model.name))
+    log.info("tfrsim %s: trial %s, %s, seed %s", __version__, cfg.trial.name, model, cfg.seed)
+    log.info("overrides: %s", " ".join(hydra_cfg.overrides.task) or "(none)")
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        result = execute(cfg, run_dir, progress=True)
+    _log_warnings(caught)
+    log.info("run finished in %.1f s; files in %s", time.perf_counter() - start, run_dir)
     if result.params.output.print_summary:
-        print(format_summary(result, run_dir))
+        print(format_summary(result, run_dir, model))
     return run_dir
 
 
 # An absolute config path works for editable and wheel installs alike.
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def _app(cfg: DictConfig) -> JobOutcome | None:
+def _app(cfg: DictConfig) -> "JobOutcome | None":
+    from tfrsim.checks import ConfigError
+    from tfrsim.output import RunDirNotEmptyError
+    from tfrsim.sweep.job import run_sweep_job
+
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         return run_sweep_job(cfg)
     try:
@@ -97,9 +156,56 @@ def _app(cfg: DictConfig) -> JobOutcome | None:
     return None
 
 
+def default_model_description() -> str:
+    """The default model's config, registered model and provenance (for ``--version``)."""
+    from omegaconf import OmegaConf
+
+    defaults = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml"))
+    entries = defaults.get("defaults", []) if isinstance(defaults, dict) else []
+    choice = next((d["model"] for d in entries if isinstance(d, dict) and "model" in d), None)
+    if choice is None:  # pragma: no cover - the shipped config names its model
+        return "default model: none chosen in conf/config.yaml"
+    path = CONFIG_DIR / "model" / f"{choice}.yaml"
+    model = OmegaConf.load(path)
+    name = model.get("name")
+    for parent in model.get("defaults", []):  # e.g. calibrated -> clonal
+        if name is None and isinstance(parent, str) and parent != "_self_":
+            name = OmegaConf.load(CONFIG_DIR / "model" / f"{parent}.yaml").get("name")
+    text = f"default model: {model_label(choice, str(name or choice))} (conf/model/{choice}.yaml)"
+    provenance = model.get("provenance")
+    if provenance:
+        by = provenance.get("written_by", "?")
+        version = provenance.get("tfrsim_version", "?")
+        targets = list(provenance.get("fitted_to", []))
+        trials = sorted({str(t).split()[0] for t in targets if not str(t).startswith("prior")})
+        text += f"\n  written by {by} {version}"
+        if targets:
+            text += f"; fitted to {len(targets)} targets ({', '.join(trials)})"
+    return text
+
+
+#: Flags for which Hydra composes the config only to print help.
+HELP_FLAGS: frozenset[str] = frozenset({"--help", "-h", "--hydra-help"})
+
+
 def main() -> None:
     """Entry point of the ``tfrsim`` command."""
-    register_configs()
+    args = sys.argv[1:]
+    # Hydra reserves --version for its own; tfrsim's comes first.
+    if "--version" in args:
+        print(f"tfrsim {__version__}")
+        print(default_model_description())
+        return
+    if HELP_FLAGS.intersection(args):
+        # The help lists config groups and options, not the study's defaults: an empty
+        # base config spares loading every stage (pandas, scipy) just to print text.
+        from hydra.core.config_store import ConfigStore
+
+        ConfigStore.instance().store(name=BASE_CONFIG, node={})
+    else:
+        from tfrsim.config.store import register_configs
+
+        register_configs()
     _app()
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
 from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
 from tfrsim.analysis.estimands import estimand
@@ -86,6 +85,8 @@ def _check_months(months: tuple[float, ...], argument: str) -> np.ndarray:
 
 def _curve(durations: np.ndarray, events: np.ndarray, alpha: float) -> pd.DataFrame:
     """Kaplan–Meier step table for one group, starting at (0, 1)."""
+    from lifelines import KaplanMeierFitter  # here, not at import: fast `tfrsim --help`
+
     kmf = KaplanMeierFitter(alpha=alpha).fit(durations, event_observed=events)
     ci = kmf.confidence_interval_survival_function_
     lower_col = next(c for c in ci.columns if "lower" in str(c))
@@ -190,6 +191,8 @@ def survival_at(
     numpy.ndarray
         Survival probabilities, shape ``(len(months),)``.
     """
+    from lifelines import KaplanMeierFitter
+
     fitter = KaplanMeierFitter().fit(durations, event_observed=events)
     values = fitter.survival_function_at_times(np.asarray(months, dtype=float))
     return np.asarray(values, dtype=float)
