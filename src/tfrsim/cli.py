@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 
 from tfrsim._version import __version__
 from tfrsim.config.paths import BASE_CONFIG, CONFIG_DIR
+from tfrsim.labels import model_label
 from tfrsim.sweep.naming import register_resolvers
 
 # The simulation, its outputs and the sweep machinery (pandas, pyarrow, lifelines,
@@ -39,18 +40,6 @@ log = logging.getLogger("tfrsim")
 
 # At import, so that launcher workers unpickling the task function have them too.
 register_resolvers()
-
-
-def model_label(choice: str | None, name: str) -> str:
-    """How runs name their model: the config chosen and the registered model behind it.
-
-    ``model=calibrated`` runs the clonal model with fitted values, hence
-    ``"calibrated (clonal model)"``; ``model=clonal`` gives ``"clonal model"``. Folder
-    names use the config choice (``..._calibrated_seed...``), the first word here.
-    """
-    if not choice or choice == name:
-        return f"{name} model"
-    return f"{choice} ({name} model)"
 
 
 def format_summary(result: "StudyResult", run_dir: Path, model: str | None = None) -> str:

@@ -11,6 +11,8 @@ chunk by chunk (:func:`write_study`), so its bytes do not depend on the chunk si
 """
 
 import json
+import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,12 @@ from tfrsim._version import __version__
 from tfrsim.execution import StudyResult, run_study
 from tfrsim.files import atomic_path, write_text
 from tfrsim.jsonsafe import json_safe
-from tfrsim.output.figures import write_figures
+from tfrsim.output.figures import close_figures, draw_figures, save_figures
+from tfrsim.output.report import embed_figures, write_run_report
 from tfrsim.random import BLOCK_SIZE
 from tfrsim.study import StudyParams
+
+log = logging.getLogger(__name__)
 
 #: What Hydra itself puts in a run folder before the job starts.
 HYDRA_OWN = {".hydra"}
@@ -43,6 +48,7 @@ RUN_FILES: tuple[str, ...] = (
     "milestones.csv",
     "cox.csv",
     "ph_test.csv",
+    "report.html",
     COMPLETE_MARKER,
 )
 
@@ -250,8 +256,14 @@ def write_study(
     """
     ensure_fresh(run_dir)
     write_text(run_dir / "config.yaml", resolved_config)
+    start = time.perf_counter()
     with PatientsWriter(run_dir / "patients.parquet") as sink:
         result = run_study(params, keep_visits=keep_visits, progress=progress, patients_sink=sink)
+    log.info(
+        "simulated and analysed %d patients in %.1f s (patients.parquet written)",
+        len(result.patients),
+        time.perf_counter() - start,
+    )
     _write_results(run_dir, result, figures=figures, visits=visits)
     return result
 
@@ -262,6 +274,7 @@ def _write_results(
     """Everything but the config and the patients; ``summary.json`` last."""
     tables = {f"{stem}.csv": table for stem, table in result.analysis.tables().items()}
     written: list[Path] = []
+    start = time.perf_counter()
     if visits:
         with atomic_path(run_dir / "visits.parquet") as tmp:
             result.visits.to_parquet(tmp, index=False)
@@ -270,11 +283,36 @@ def _write_results(
         with atomic_path(run_dir / name) as tmp:
             table.to_csv(tmp, index=False)
         written.append(run_dir / name)
-    if figures:
-        out = result.params.output
-        written.extend(
-            write_figures(run_dir / "figures", result, formats=out.figure_formats, dpi=out.dpi)
+    log.info(
+        "wrote %d tables in %.1f s: %s",
+        len(written),
+        time.perf_counter() - start,
+        ", ".join(p.name for p in written),
+    )
+    out = result.params.output
+    if figures or out.report:
+        start = time.perf_counter()
+        drawn = draw_figures(result)
+        try:
+            if figures:
+                written.extend(
+                    save_figures(
+                        run_dir / "figures", drawn, formats=out.figure_formats, dpi=out.dpi
+                    )
+                )
+            images = embed_figures(drawn) if out.report else []
+        finally:
+            close_figures(drawn)
+        log.info(
+            "drew %d figures in %.1f s%s",
+            len(drawn),
+            time.perf_counter() - start,
+            f" into {run_dir / 'figures'}" if figures else " (for the report only)",
         )
+        if out.report:
+            start = time.perf_counter()
+            written.append(write_run_report(run_dir, result, images))
+            log.info("wrote %s in %.1f s", written[-1], time.perf_counter() - start)
     # Last: its presence marks the run complete.
     write_text(run_dir / COMPLETE_MARKER, json.dumps(summary(result), indent=2) + "\n")
     written.append(run_dir / COMPLETE_MARKER)
