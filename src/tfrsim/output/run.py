@@ -219,6 +219,42 @@ def write_run(
     return written + _write_results(run_dir, result, figures=figures, visits=visits)
 
 
+def params_yaml(params: StudyParams) -> str:
+    """The study's parameters as YAML in the layout of the resolved config (what
+    ``config.yaml`` holds when a study was run from Python rather than the command)."""
+    import yaml
+
+    config = {
+        "trial": {"name": params.trial_name},
+        "seed": params.seed,
+        "replicate": params.replicate,
+        "chunk_size": params.chunk_size,
+        "cohort": asdict(params.cohort),
+        "monitoring": asdict(params.monitoring),
+        "follow_up": asdict(params.follow_up),
+        "model": {"name": params.model_name, **asdict(params.model)},
+        "analysis": asdict(params.analysis),
+        "output": asdict(params.output),
+    }
+    return str(yaml.safe_dump(json_safe(config), sort_keys=False, allow_unicode=True))
+
+
+def save_result(run_dir: Path, result: StudyResult) -> list[Path]:
+    """Write a study simulated in memory as a run folder (:meth:`StudyResult.save`):
+    the files of :func:`write_run`, with ``config.yaml`` from the study's parameters
+    and figures, visits and report as ``result.params.output`` asks.
+
+    Returns
+    -------
+    list of Path
+        The files written, ``summary.json`` last.
+    """
+    out = result.params.output
+    return write_run(
+        run_dir, result, params_yaml(result.params), figures=out.figures, visits=out.visits
+    )
+
+
 def write_study(
     run_dir: Path,
     params: StudyParams,
