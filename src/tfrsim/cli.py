@@ -18,7 +18,7 @@ import time
 import warnings
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -154,19 +154,23 @@ def default_model_description() -> str:
     choice = next((d["model"] for d in entries if isinstance(d, dict) and "model" in d), None)
     if choice is None:  # pragma: no cover - the shipped config names its model
         return "default model: none chosen in conf/config.yaml"
-    path = CONFIG_DIR / "model" / f"{choice}.yaml"
-    model = OmegaConf.load(path)
+
+    def load(stem: str) -> dict[str, Any]:
+        data = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "model" / f"{stem}.yaml"))
+        return {str(k): v for k, v in data.items()} if isinstance(data, dict) else {}
+
+    model = load(str(choice))
     name = model.get("name")
-    for parent in model.get("defaults", []):  # e.g. calibrated -> clonal
+    for parent in model.get("defaults") or []:  # e.g. calibrated -> clonal
         if name is None and isinstance(parent, str) and parent != "_self_":
-            name = OmegaConf.load(CONFIG_DIR / "model" / f"{parent}.yaml").get("name")
+            name = load(parent).get("name")
     text = f"default model: {model_label(choice, str(name or choice))} (conf/model/{choice}.yaml)"
     provenance = model.get("provenance")
-    if provenance:
+    if isinstance(provenance, dict):
         by = provenance.get("written_by", "?")
         version = provenance.get("tfrsim_version", "?")
-        targets = list(provenance.get("fitted_to", []))
-        trials = sorted({str(t).split()[0] for t in targets if not str(t).startswith("prior")})
+        targets = [str(t) for t in provenance.get("fitted_to") or []]
+        trials = sorted({t.split()[0] for t in targets if not t.startswith("prior")})
         text += f"\n  written by {by} {version}"
         if targets:
             text += f"; fitted to {len(targets)} targets ({', '.join(trials)})"

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from tfrsim.analysis.estimands import ESTIMAND_COLUMNS
 from tfrsim.files import atomic_path
 from tfrsim.output import COMPLETE_MARKER, ERROR_FILE, IncompleteResultError, read_summary
+from tfrsim.output.report import write_sweep_report
 from tfrsim.sweep.naming import HASH_CHARS
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,8 @@ def write_sweep(
         The sweep folder.
     figure : bool, default True
         Also write the experiment's summary table (``<experiment>.csv``) and figure
-        (``<experiment>.png``), when the sweep ran a known experiment.
+        (``<experiment>.png``), when the sweep ran a known experiment, and the sweep's
+        ``report.html`` (key estimands per job, the experiment's figure).
     progress : bool, default False
         Progress bar over the jobs (on a terminal only).
 
@@ -252,6 +254,12 @@ def write_sweep(
     if figure and experiment in EXPERIMENTS and (table["status"] == DONE).any():
         files += write_experiment(experiment, table, folder)
     status = table.drop_duplicates("job")["status"]
+    if figure:
+        swept = [c for c in table.columns if c not in (*JOB_COLUMNS, *ESTIMAND_COLUMNS)]
+        counts = {s: int((status == s).sum()) for s in (DONE, FAILED, INCOMPLETE)}
+        files.append(
+            write_sweep_report(folder, table, experiment=experiment, swept=swept, counts=counts)
+        )
     return SweepReport(
         sweep_dir=folder,
         n_jobs=int(status.size),
