@@ -77,6 +77,8 @@ CAPTIONS: dict[str, str] = {
 def _number(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, int | float):
         return f"{value:.{digits}g}"
     return str(value)

@@ -255,7 +255,9 @@ def write_sweep(
         files += write_experiment(experiment, table, folder)
     status = table.drop_duplicates("job")["status"]
     if figure:
-        swept = [c for c in table.columns if c not in (*JOB_COLUMNS, *ESTIMAND_COLUMNS)]
+        # The settings that vary across jobs (constant ones name the sweep folder).
+        settings = [c for c in table.columns if c not in (*JOB_COLUMNS, *ESTIMAND_COLUMNS)]
+        swept = [c for c in settings if table[c].nunique(dropna=False) > 1]
         counts = {s: int((status == s).sum()) for s in (DONE, FAILED, INCOMPLETE)}
         files.append(
             write_sweep_report(folder, table, experiment=experiment, swept=swept, counts=counts)
