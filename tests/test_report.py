@@ -152,7 +152,8 @@ def test_report_renders_its_figures_in_headless_chromium(run_dir: Path, tmp_path
 
     shot = tmp_path / "report.png"
     proc = _chromium(browser, "--window-size=1200,4000", f"--screenshot={shot}", page.as_uri())
-    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert shot.is_file(), proc.stderr[-2000:]
     rows = _colour_rows(shot)
     # Three figures stacked: coloured pixels over a tall band of the page.
     assert rows.size > 300, rows.size
@@ -166,5 +167,6 @@ def test_report_renders_its_figures_in_headless_chromium(run_dir: Path, tmp_path
     )
     control = tmp_path / "broken.png"
     proc = _chromium(browser, "--window-size=1200,4000", f"--screenshot={control}", broken.as_uri())
-    assert proc.returncode == 0 and control.is_file(), proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert control.is_file(), proc.stderr[-2000:]
     assert _colour_rows(control).size < 20
