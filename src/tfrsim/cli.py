@@ -17,13 +17,15 @@ import sys
 import time
 import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from tfrsim._version import __version__
 from tfrsim.config.paths import BASE_CONFIG, CONFIG_DIR
@@ -97,6 +99,18 @@ def format_summary(result: "StudyResult", run_dir: Path, model: str | None = Non
     return "\n".join(lines)
 
 
+@contextmanager
+def warnings_to_log() -> Iterator[None]:
+    """Record the warnings raised inside (any thread) and log them when it exits,
+    one line each (see :func:`_log_warnings`): tfrsim.log, not the terminal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            _log_warnings(caught)
+
+
 def _log_warnings(caught: list[warnings.WarningMessage]) -> None:
     """Third-party warnings of a run as one line each in ``tfrsim.log`` (not the terminal).
 
@@ -114,14 +128,14 @@ def run(cfg: DictConfig) -> Path:
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    model = model_label(hydra_cfg.runtime.choices.get("model"), str(cfg.model.name))
-    log.info("tfrsim %s: trial %s, %s, seed %s", __version__, cfg.trial.name, model, cfg.seed)
+    # Read leniently: the config is validated (with clear messages) by execute().
+    name, trial = OmegaConf.select(cfg, "model.name"), OmegaConf.select(cfg, "trial.name")
+    model = model_label(hydra_cfg.runtime.choices.get("model"), str(name))
+    log.info("tfrsim %s: trial %s, %s, seed %s", __version__, trial, model, cfg.get("seed"))
     log.info("overrides: %s", " ".join(hydra_cfg.overrides.task) or "(none)")
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
+    with warnings_to_log():
         result = execute(cfg, run_dir, progress=True)
-    _log_warnings(caught)
     log.info("run finished in %.1f s; files in %s", time.perf_counter() - start, run_dir)
     if result.params.output.print_summary:
         print(format_summary(result, run_dir, model))
@@ -136,7 +150,8 @@ def _app(cfg: DictConfig) -> "JobOutcome | None":
     from tfrsim.sweep.job import run_sweep_job
 
     if HydraConfig.get().mode == RunMode.MULTIRUN:
-        return run_sweep_job(cfg)
+        with warnings_to_log():  # into the job's tfrsim.log
+            return run_sweep_job(cfg)
     try:
         run(cfg)
     except (ConfigError, RunDirNotEmptyError) as err:
