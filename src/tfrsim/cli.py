@@ -22,13 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from tfrsim._version import __version__
-from tfrsim.config.paths import BASE_CONFIG, CONFIG_DIR
+from tfrsim.config.paths import CONFIG_DIR
 from tfrsim.labels import model_label
 from tfrsim.sweep.naming import register_resolvers
 
@@ -124,6 +121,8 @@ def _log_warnings(caught: list[warnings.WarningMessage]) -> None:
 
 def run(cfg: DictConfig) -> Path:
     """Run one study from a composed config into the current Hydra run folder."""
+    from hydra.core.hydra_config import HydraConfig
+
     from tfrsim.sweep.job import execute
 
     hydra_cfg = HydraConfig.get()
@@ -142,9 +141,12 @@ def run(cfg: DictConfig) -> Path:
     return run_dir
 
 
-# An absolute config path works for editable and wheel installs alike.
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
 def _app(cfg: DictConfig) -> "JobOutcome | None":
+    """The Hydra task: one run, or one job of a sweep (decorated in :func:`main`;
+    launchers pickle this module-level function and call it in their workers)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
     from tfrsim.checks import ConfigError
     from tfrsim.output import RunDirNotEmptyError
     from tfrsim.sweep.job import run_sweep_job
@@ -192,8 +194,53 @@ def default_model_description() -> str:
     return text
 
 
-#: Flags for which Hydra composes the config only to print help.
-HELP_FLAGS: frozenset[str] = frozenset({"--help", "-h", "--hydra-help"})
+#: Flags that ask for tfrsim's help (``--hydra-help`` is Hydra's own).
+HELP_FLAGS: frozenset[str] = frozenset({"--help", "-h"})
+#: The help template (``hydra.help``), also used by Hydra.
+HELP_CONFIG: Path = CONFIG_DIR / "hydra" / "help" / "tfrsim.yaml"
+
+
+def _config_dirs(args: list[str]) -> list[Path]:
+    """The packaged config folder and any ``--config-dir``/``-cd`` given."""
+    dirs = [CONFIG_DIR]
+    for i, arg in enumerate(args):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(args):
+            dirs.append(Path(args[i + 1]))
+        elif arg.startswith("--config-dir="):
+            dirs.append(Path(arg.split("=", 1)[1]))
+    return dirs
+
+
+def config_groups(dirs: list[Path]) -> str:
+    """``group: option, option`` lines of the config folders (as Hydra lists them:
+    every folder holding YAML files, its path relative to the config folder; Hydra's
+    own ``hydra/`` groups left out)."""
+    groups: dict[str, set[str]] = {}
+    for root in dirs:
+        for path in root.rglob("*.yaml"):
+            group = path.parent.relative_to(root).as_posix()
+            if group != "." and not group.startswith("hydra"):
+                groups.setdefault(group, set()).add(path.stem)
+    return "\n".join(f"{g}: {', '.join(sorted(groups[g]))}" for g in sorted(groups))
+
+
+def help_text(args: list[str]) -> str:
+    """``tfrsim --help``: the ``hydra.help`` template of ``conf/hydra/help/tfrsim.yaml``
+    with the config groups filled in.
+
+    Rendered here rather than by Hydra, whose help composes the config once per
+    config group (seconds); the text is the same.
+    """
+    import yaml
+
+    spec = yaml.safe_load(HELP_CONFIG.read_text(encoding="utf-8"))
+    return (
+        str(spec["template"])
+        .replace("${hydra.help.header}", str(spec["header"]).rstrip("\n"))
+        .replace("${hydra.help.footer}", str(spec["footer"]).rstrip("\n"))
+        .replace("$APP_CONFIG_GROUPS", config_groups(_config_dirs(args)))
+        .rstrip("\n")
+    )
 
 
 def main() -> None:
@@ -205,16 +252,16 @@ def main() -> None:
         print(default_model_description())
         return
     if HELP_FLAGS.intersection(args):
-        # The help lists config groups and options, not the study's defaults: an empty
-        # base config spares loading every stage (pandas, scipy) just to print text.
-        from hydra.core.config_store import ConfigStore
+        print(help_text(args))
+        return
+    from tfrsim.config.store import register_configs
 
-        ConfigStore.instance().store(name=BASE_CONFIG, node={})
-    else:
-        from tfrsim.config.store import register_configs
+    register_configs()
+    import hydra
 
-        register_configs()
-    _app()
+    # An absolute config path works for editable and wheel installs alike.
+    app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(_app)
+    app()
 
 
 if __name__ == "__main__":
