@@ -14,22 +14,27 @@ statuses of every command: :mod:`tfrsim.exits` (``docs/runs.md``).
 """
 
 import logging
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from tfrsim.analysis.pvalues import format_p, log10_p_chi2
-from tfrsim.config.compose import CONFIG_DIR
-from tfrsim.config.store import register_configs
-from tfrsim.execution import StudyResult
-from tfrsim.exits import run_command
-from tfrsim.run_guard import discard_on_failure
-from tfrsim.sweep.callback import sweep_exit_status
-from tfrsim.sweep.job import JobOutcome, execute, run_sweep_job
+from tfrsim._version import __version__
+from tfrsim.config.paths import CONFIG_DIR
+from tfrsim.labels import model_label
 from tfrsim.sweep.naming import register_resolvers
+
+# The simulation, its outputs and the sweep machinery (pandas, pyarrow, lifelines,
+# matplotlib) are imported when a run starts, so `tfrsim --help` and `--version` stay fast.
+if TYPE_CHECKING:
+    from tfrsim.execution import StudyResult
+    from tfrsim.sweep.job import JobOutcome
 
 log = logging.getLogger("tfrsim")
 
@@ -37,11 +42,24 @@ log = logging.getLogger("tfrsim")
 register_resolvers()
 
 
-def format_summary(result: StudyResult, run_dir: Path) -> str:
-    """A short plain-text summary of a run for the terminal."""
+def format_summary(result: "StudyResult", run_dir: Path, model: str | None = None) -> str:
+    """A short plain-text summary of a run for the terminal.
+
+    Parameters
+    ----------
+    result : StudyResult
+        The run's results.
+    run_dir : Path
+        Where its files went (printed last).
+    model : str, optional
+        How to name the model (see :func:`model_label`); default: the registered name.
+    """
+    from tfrsim.analysis.pvalues import format_p, log10_p_chi2
+
     p, a, patients = result.params, result.analysis, result.patients
     lines = [
-        f"tfrsim — {p.trial_name}, model {p.model_name}, seed {p.seed}, replicate {p.replicate}",
+        f"tfrsim {__version__} — {p.trial_name}, {model or model_label(None, p.model_name)}, "
+        f"seed {p.seed}, replicate {p.replicate}",
         f"patients: {len(patients)}   relapses observed: {int(patients['event'].sum())}",
         "MRFS (95% CI):",
     ]
@@ -69,44 +87,190 @@ def format_summary(result: StudyResult, run_dir: Path) -> str:
         lines.append(f"Cox model not estimated: {a.cox.message}")
     rule = p.monitoring.rule
     obs = result.observation
+    lines.append(f"rule {rule.name} (relapse dated at the {rule.event_at} test)")
     lines.append(
-        f"rule {rule.name} (dated at the {rule.event_at} test); median relapse month "
-        f"{obs.median_relapse_month:.1f}; {100 * obs.fluctuation_fraction:.0f}% of the "
-        f"{obs.n_with_positive} patients with a positive test never relapsed"
+        f"median relapse month {obs.median_relapse_month:.1f} (interpolated between visits: "
+        f"grouped-data median of the relapsers)"
+    )
+    lines.append(
+        f"{100 * obs.fluctuation_fraction:.0f}% of the {obs.n_with_positive} patients with "
+        f"a positive test never relapsed"
     )
     lines.append(f"run folder: {run_dir}")
     return "\n".join(lines)
 
 
+@contextmanager
+def warnings_to_log() -> Iterator[None]:
+    """Record the warnings raised inside (any thread) and log them when it exits,
+    one line each (see :func:`_log_warnings`): tfrsim.log, not the terminal."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            yield
+        finally:
+            _log_warnings(caught)
+
+
+def _log_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Third-party warnings of a run as one line each in ``tfrsim.log`` (not the terminal).
+
+    Repeats of the same warning are counted, not repeated.
+    """
+    counts = Counter((w.category.__name__, " ".join(str(w.message).split())[:300]) for w in caught)
+    for (category, message), n in counts.items():
+        times = f" ({n} times)" if n > 1 else ""
+        log.info("warning during the run%s: %s: %s", times, category, message)
+
+
 def run(cfg: DictConfig) -> Path:
     """Run one study from a composed config into the current Hydra run folder."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    result = execute(cfg, run_dir, progress=True)
+    from hydra.core.hydra_config import HydraConfig
+
+    from tfrsim.sweep.job import execute
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    # Read leniently: the config is validated (with clear messages) by execute().
+    name, trial = OmegaConf.select(cfg, "model.name"), OmegaConf.select(cfg, "trial.name")
+    model = model_label(hydra_cfg.runtime.choices.get("model"), str(name))
+    log.info("tfrsim %s: trial %s, %s, seed %s", __version__, trial, model, cfg.get("seed"))
+    log.info("overrides: %s", " ".join(hydra_cfg.overrides.task) or "(none)")
+    start = time.perf_counter()
+    with warnings_to_log():
+        result = execute(cfg, run_dir, progress=True)
+    log.info("run finished in %.1f s; files in %s", time.perf_counter() - start, run_dir)
     if result.params.output.print_summary:
-        print(format_summary(result, run_dir))
+        print(format_summary(result, run_dir, model))
     return run_dir
 
 
-# An absolute config path works for editable and wheel installs alike.
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def _app(cfg: DictConfig) -> JobOutcome | None:
+def _app(cfg: DictConfig) -> "JobOutcome | None":
+    """The Hydra task: one run, or one job of a sweep (decorated in :func:`main`;
+    launchers pickle this module-level function and call it in their workers)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from tfrsim.run_guard import discard_on_failure
+    from tfrsim.sweep.job import run_sweep_job
+
     if HydraConfig.get().mode == RunMode.MULTIRUN:
-        return run_sweep_job(cfg)
+        with warnings_to_log():  # into the job's tfrsim.log
+            return run_sweep_job(cfg)
     # Errors propagate to main() (exit status and one-line message, tfrsim.exits).
     with discard_on_failure(Path(HydraConfig.get().runtime.output_dir)):
         run(cfg)
     return None
 
 
+def default_model_description() -> str:
+    """The default model's config, registered model and provenance (for ``--version``)."""
+    from omegaconf import OmegaConf
+
+    defaults = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "config.yaml"))
+    entries = defaults.get("defaults", []) if isinstance(defaults, dict) else []
+    choice = next((d["model"] for d in entries if isinstance(d, dict) and "model" in d), None)
+    if choice is None:  # pragma: no cover - the shipped config names its model
+        return "default model: none chosen in conf/config.yaml"
+
+    def load(stem: str) -> dict[str, Any]:
+        data = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "model" / f"{stem}.yaml"))
+        return {str(k): v for k, v in data.items()} if isinstance(data, dict) else {}
+
+    model = load(str(choice))
+    name = model.get("name")
+    for parent in model.get("defaults") or []:  # e.g. calibrated -> clonal
+        if name is None and isinstance(parent, str) and parent != "_self_":
+            name = load(parent).get("name")
+    text = f"default model: {model_label(choice, str(name or choice))} (conf/model/{choice}.yaml)"
+    provenance = model.get("provenance")
+    if isinstance(provenance, dict):
+        by = provenance.get("written_by", "?")
+        version = provenance.get("tfrsim_version", "?")
+        targets = [str(t) for t in provenance.get("fitted_to") or []]
+        trials = sorted({t.split()[0] for t in targets if not t.startswith("prior")})
+        text += f"\n  written by {by} {version}"
+        if targets:
+            text += f"; fitted to {len(targets)} targets ({', '.join(trials)})"
+    return text
+
+
+#: Flags that ask for tfrsim's help (``--hydra-help`` is Hydra's own).
+HELP_FLAGS: frozenset[str] = frozenset({"--help", "-h"})
+#: The help template (``hydra.help``), also used by Hydra.
+HELP_CONFIG: Path = CONFIG_DIR / "hydra" / "help" / "tfrsim.yaml"
+
+
+def _config_dirs(args: list[str]) -> list[Path]:
+    """The packaged config folder and any ``--config-dir``/``-cd`` given."""
+    dirs = [CONFIG_DIR]
+    for i, arg in enumerate(args):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(args):
+            dirs.append(Path(args[i + 1]))
+        elif arg.startswith("--config-dir="):
+            dirs.append(Path(arg.split("=", 1)[1]))
+    return dirs
+
+
+def config_groups(dirs: list[Path]) -> str:
+    """``group: option, option`` lines of the config folders (as Hydra lists them:
+    every folder holding YAML files, its path relative to the config folder; Hydra's
+    own ``hydra/`` groups left out)."""
+    groups: dict[str, set[str]] = {}
+    for root in dirs:
+        for path in root.rglob("*.yaml"):
+            group = path.parent.relative_to(root).as_posix()
+            if group != "." and not group.startswith("hydra"):
+                groups.setdefault(group, set()).add(path.stem)
+    return "\n".join(f"{g}: {', '.join(sorted(groups[g]))}" for g in sorted(groups))
+
+
+def help_text(args: list[str]) -> str:
+    """``tfrsim --help``: the ``hydra.help`` template of ``conf/hydra/help/tfrsim.yaml``
+    with the config groups filled in.
+
+    Rendered here rather than by Hydra, whose help composes the config once per
+    config group (seconds); the text is the same.
+    """
+    import yaml
+
+    spec = yaml.safe_load(HELP_CONFIG.read_text(encoding="utf-8"))
+    return (
+        str(spec["template"])
+        .replace("${hydra.help.header}", str(spec["header"]).rstrip("\n"))
+        .replace("${hydra.help.footer}", str(spec["footer"]).rstrip("\n"))
+        .replace("$APP_CONFIG_GROUPS", config_groups(_config_dirs(args)))
+        .rstrip("\n")
+    )
+
+
 def _command() -> int:
+    from tfrsim.config.store import register_configs
+    from tfrsim.sweep.callback import sweep_exit_status
+
     register_configs()
-    _app()
+    import hydra
+
+    # An absolute config path works for editable and wheel installs alike.
+    app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")(_app)
+    app()
     # A multirun's end-of-sweep step records its status (never swallowed by Hydra).
     return sweep_exit_status()
 
 
 def main() -> None:
     """Entry point of the ``tfrsim`` command (exit statuses: :mod:`tfrsim.exits`)."""
+    args = sys.argv[1:]
+    # Hydra reserves --version for its own; tfrsim's comes first.
+    if "--version" in args:
+        print(f"tfrsim {__version__}")
+        print(default_model_description())
+        return
+    if HELP_FLAGS.intersection(args):
+        print(help_text(args))
+        return
+    from tfrsim.exits import run_command
+
     run_command("tfrsim", _command)
 
 

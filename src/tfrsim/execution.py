@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -28,6 +30,9 @@ from tfrsim.analysis.registry import get_analysis
 from tfrsim.pipeline import Simulation, simulate_block
 from tfrsim.random import BLOCK_SIZE, blocks
 from tfrsim.study import StudyParams
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 #: Columns of ``patients`` kept in memory when the full table goes to a sink: what the
 #: analysis, the observation summary, the run summary and the figures read (plus the
@@ -47,7 +52,15 @@ PatientsSink = Callable[[pd.DataFrame], None]
 @dataclass(frozen=True)
 class StudyResult:
     """One simulated study and its analysis (``patients`` and ``visits`` as in
-    :class:`Simulation`)."""
+    :class:`Simulation`).
+
+    Examples
+    --------
+    >>> result = tfrsim.run_study(tfrsim.load_params(["cohort.n_patients=500"]))  # doctest: +SKIP
+    >>> result.summary()          # key estimands, one tidy row each  # doctest: +SKIP
+    >>> ax = result.plot()        # Kaplan–Meier by Sokal group  # doctest: +SKIP
+    >>> result.save("my_run")     # the files of a ``tfrsim`` run  # doctest: +SKIP
+    """
 
     params: StudyParams
     patients: pd.DataFrame
@@ -61,6 +74,96 @@ class StudyResult:
         if isinstance(output, ObservationResult):
             return output.summary_
         return summarise_observation(self.patients)
+
+    def summary(self) -> pd.DataFrame:
+        """The key estimands: MRFS at the milestones (overall and by Sokal group), the
+        log-rank test, Cox hazard ratios and PH tests, and what the monitoring saw.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One tidy row per number, columns
+            :data:`~tfrsim.analysis.estimands.ESTIMAND_COLUMNS` (``analysis``,
+            ``estimand``, ``group``, ``covariate``, ``month``, ``value``, ``lower``,
+            ``upper``, ``p``, ``statistic``); months for times, proportions (0-1) for
+            MRFS. The schema of ``summary.json``'s ``estimands`` and of the sweep table.
+        """
+        return self.analysis.to_frame()
+
+    def plot(self, ax: "Axes | None" = None) -> "Axes":
+        """Kaplan–Meier MRFS by Sokal group with the numbers at risk (the run's
+        ``figures/km.png``).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The KM panel.
+        """
+        from tfrsim.plots import plot_km  # matplotlib loads only when a figure is drawn
+        from tfrsim.plots.style import trial_title
+        from tfrsim.reference import TRIALS, published_for_plot
+
+        name = self.params.trial_name
+        outputs = self.analysis.outputs
+        return plot_km(
+            self.analysis.km,
+            ax=ax,
+            published=published_for_plot(name) if name in TRIALS else None,
+            title=f"{trial_title(name)}: MRFS by Sokal group",
+            patients=self.patients,
+            logrank=self.analysis.logrank if "logrank" in outputs else None,
+        )
+
+    def save(self, folder: str | Path) -> list[Path]:
+        """Write the files of a ``tfrsim`` run into ``folder`` (atomically): tables,
+        ``patients.parquet``, figures, ``report.html`` and ``summary.json`` last, as
+        ``params.output`` asks.
+
+        Parameters
+        ----------
+        folder : str or Path
+            A new or empty folder; tfrsim never overwrites a run.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+
+        Raises
+        ------
+        tfrsim.output.RunDirNotEmptyError
+            If ``folder`` already holds files.
+        """
+        from tfrsim.output import save_result  # the output layer sits above this one
+
+        return save_result(Path(folder), self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the study in one line and the key estimands as a table."""
+        import html
+
+        p = self.params
+        head = (
+            f"<p><b>tfrsim study</b> {html.escape(p.trial_name)}, "
+            f"{html.escape(p.model_name)} model, seed {p.seed}, replicate {p.replicate}: "
+            f"{len(self.patients)} patients, {int(self.patients['event'].sum())} relapses "
+            f"observed</p>"
+        )
+        table = self.summary().to_html(index=False, na_rep="", float_format="{:.4g}".format)
+        return head + table
+
+    def __repr__(self) -> str:
+        p = self.params
+        return (
+            f"StudyResult(trial={p.trial_name!r}, model={p.model_name!r}, seed={p.seed}, "
+            f"replicate={p.replicate}, patients={len(self.patients)}, "
+            f"relapses={int(self.patients['event'].sum())})"
+        )
 
 
 def chunk_blocks(params: StudyParams) -> list[list[tuple[int, int, int]]]:

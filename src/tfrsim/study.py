@@ -47,6 +47,9 @@ class OutputParams:
         File formats of every figure (``png``, ``pdf``, ``svg``).
     dpi : int
         Resolution of raster figures (dots per inch).
+    report : bool
+        Write ``report.html``: one self-contained page with the summary, every figure,
+        the config and the provenance (see :mod:`tfrsim.output.report`).
     """
 
     figures: bool = True
@@ -55,6 +58,7 @@ class OutputParams:
     trajectory_patients: int = 400
     figure_formats: tuple[str, ...] = ("png",)
     dpi: int = 300
+    report: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(

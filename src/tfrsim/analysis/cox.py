@@ -3,13 +3,13 @@
 import logging
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter
-from lifelines.exceptions import ConvergenceWarning
-from scipy.stats import norm
+
+if TYPE_CHECKING:  # lifelines is imported when a model is fitted (fast `tfrsim --help`)
+    from lifelines import CoxPHFitter
 
 from tfrsim.analysis.columns import check_survival_columns, durations_events
 from tfrsim.analysis.covariates import build_design, expand_terms
@@ -170,6 +170,8 @@ class CoxResult:
 
 
 def _z(alpha: float) -> float:
+    from scipy.stats import norm  # here, not at import: fast `tfrsim --help`
+
     return float(norm.ppf(1 - alpha / 2))
 
 
@@ -198,7 +200,10 @@ def _warning_text(caught: list[warnings.WarningMessage]) -> list[str]:
 
 def _fit_once(
     matrix: pd.DataFrame, alpha: float, options: dict[str, float] | None
-) -> tuple[CoxPHFitter, list[str], bool]:
+) -> tuple["CoxPHFitter", list[str], bool]:
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceWarning
+
     batch = True if len(matrix) >= BATCH_MODE_MIN_ROWS else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -219,7 +224,7 @@ def _fit_once(
     return fitter, texts, converged
 
 
-def _fit(matrix: pd.DataFrame, alpha: float) -> tuple[CoxPHFitter, list[str], bool]:
+def _fit(matrix: pd.DataFrame, alpha: float) -> tuple["CoxPHFitter", list[str], bool]:
     """Fit lifelines' Cox model; return the fitter, warning texts and convergence.
 
     The strict stopping rule is tried first; should rounding keep it from being met,
@@ -239,6 +244,8 @@ def _table(
     coef: np.ndarray, se: np.ndarray, names: list[str], terms: tuple[str, ...], alpha: float
 ) -> pd.DataFrame:
     """Coefficient table of the fitted terms ``names``, reindexed to every term."""
+    from scipy.stats import norm
+
     z = float(norm.ppf(1 - alpha / 2))
     fitted = pd.DataFrame(
         {

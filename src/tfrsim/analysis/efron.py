@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import chi2
 
 Array = NDArray[np.float64]
 
@@ -322,4 +321,6 @@ def schoenfeld_ph_test(
     ranks = np.repeat(np.cumsum(m) - (m - 1) / 2.0, m).astype(float)
     g = ranks - ranks.mean()
     statistic = (g @ scaled) ** 2 / (d * np.diag(variance) * (g @ g))
+    from scipy.stats import chi2  # not at import: scipy.stats is slow to import
+
     return statistic, chi2.sf(statistic, 1)

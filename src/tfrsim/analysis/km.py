@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
 from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
 from tfrsim.analysis.estimands import estimand
@@ -108,6 +107,8 @@ def _curve(
     ``ci_transform`` other than lifelines' ``"log-log"`` replaces the limits by R's
     (:func:`tfrsim.analysis.survfit.km_estimate`).
     """
+    from lifelines import KaplanMeierFitter  # here, not at import: fast `tfrsim --help`
+
     kmf = KaplanMeierFitter(alpha=alpha).fit(durations, event_observed=events)
     ci = kmf.confidence_interval_survival_function_
     lower_col = next(c for c in ci.columns if "lower" in str(c))
@@ -229,6 +230,8 @@ def survival_at(
     numpy.ndarray
         Survival probabilities, shape ``(len(months),)``.
     """
+    from lifelines import KaplanMeierFitter
+
     fitter = KaplanMeierFitter().fit(durations, event_observed=events)
     values = fitter.survival_function_at_times(np.asarray(months, dtype=float))
     return np.asarray(values, dtype=float)

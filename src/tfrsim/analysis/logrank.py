@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifelines.statistics import multivariate_logrank_test
 
 from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
 from tfrsim.analysis.estimands import estimand
@@ -110,6 +109,8 @@ def logrank_by_group(data: pd.DataFrame) -> LogRankResult:
     labels = np.empty(len(data), dtype=object)
     for group, mask in groups:
         labels[mask] = group
+    from lifelines.statistics import multivariate_logrank_test  # not at import: fast CLI
+
     try:
         with warnings.catch_warnings():
             # A degenerate variance gives 0/0 inside lifelines; it is reported below

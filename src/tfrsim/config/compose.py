@@ -7,12 +7,12 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
+from tfrsim.config.paths import CONFIG_DIR
 from tfrsim.config.store import register_configs
 from tfrsim.config.translate import to_params
 from tfrsim.study import StudyParams
 
-#: The configuration shipped with the package (``conf/`` at the repository root).
-CONFIG_DIR: Path = Path(__file__).resolve().parent.parent / "conf"
+__all__ = ["CONFIG_DIR", "compose_config", "load_params", "trial_designs"]
 
 
 def compose_config(

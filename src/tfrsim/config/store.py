@@ -15,12 +15,12 @@ from hydra.core.config_store import ConfigStore
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.cohort.params import CohortParams
 from tfrsim.config.build import defaults_of
+from tfrsim.config.paths import BASE_CONFIG
 from tfrsim.config.plugins import load_plugins
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
 from tfrsim.study import LimitsParams, OutputParams, StudyParams
 
-#: Name of the base config (first in ``conf/config.yaml``'s defaults list).
-BASE_CONFIG: str = "tfrsim_defaults"
+__all__ = ["BASE_CONFIG", "base_config", "register_configs"]
 
 
 def base_config() -> dict[str, Any]:

@@ -13,8 +13,10 @@ chunk by chunk (:func:`write_study`), so its bytes do not depend on the chunk si
 import errno
 import fcntl
 import json
+import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -29,9 +31,12 @@ from tfrsim._version import __version__
 from tfrsim.execution import StudyResult, run_study
 from tfrsim.files import TMP_SUFFIX, atomic_path, write_text
 from tfrsim.jsonsafe import json_safe
-from tfrsim.output.figures import write_figures
+from tfrsim.output.figures import close_figures, draw_figures, save_figures
+from tfrsim.output.report import embed_figures, write_run_report
 from tfrsim.random import BLOCK_SIZE
 from tfrsim.study import StudyParams
+
+log = logging.getLogger(__name__)
 
 #: Lock file of a sweep job's folder: held by the process running the job.
 LOCK_FILE: str = ".tfrsim.lock"
@@ -53,6 +58,7 @@ RUN_FILES: tuple[str, ...] = (
     "milestones.csv",
     "cox.csv",
     "ph_test.csv",
+    "report.html",
     COMPLETE_MARKER,
 )
 
@@ -343,6 +349,42 @@ def write_run(
     return written + _write_results(run_dir, result, figures=figures, visits=visits)
 
 
+def params_yaml(params: StudyParams) -> str:
+    """The study's parameters as YAML in the layout of the resolved config (what
+    ``config.yaml`` holds when a study was run from Python rather than the command)."""
+    import yaml
+
+    config = {
+        "trial": {"name": params.trial_name},
+        "seed": params.seed,
+        "replicate": params.replicate,
+        "chunk_size": params.chunk_size,
+        "cohort": asdict(params.cohort),
+        "monitoring": asdict(params.monitoring),
+        "follow_up": asdict(params.follow_up),
+        "model": {"name": params.model_name, **asdict(params.model)},
+        "analysis": asdict(params.analysis),
+        "output": asdict(params.output),
+    }
+    return str(yaml.safe_dump(json_safe(config), sort_keys=False, allow_unicode=True))
+
+
+def save_result(run_dir: Path, result: StudyResult) -> list[Path]:
+    """Write a study simulated in memory as a run folder (:meth:`StudyResult.save`):
+    the files of :func:`write_run`, with ``config.yaml`` from the study's parameters
+    and figures, visits and report as ``result.params.output`` asks.
+
+    Returns
+    -------
+    list of Path
+        The files written, ``summary.json`` last.
+    """
+    out = result.params.output
+    return write_run(
+        run_dir, result, params_yaml(result.params), figures=out.figures, visits=out.visits
+    )
+
+
 def write_study(
     run_dir: Path,
     params: StudyParams,
@@ -380,8 +422,14 @@ def write_study(
     """
     ensure_fresh(run_dir)
     write_text(run_dir / "config.yaml", resolved_config)
+    start = time.perf_counter()
     with PatientsWriter(run_dir / "patients.parquet") as sink:
         result = run_study(params, keep_visits=keep_visits, progress=progress, patients_sink=sink)
+    log.info(
+        "simulated and analysed %d patients in %.1f s (patients.parquet written)",
+        len(result.patients),
+        time.perf_counter() - start,
+    )
     _write_results(run_dir, result, figures=figures, visits=visits)
     return result
 
@@ -392,6 +440,7 @@ def _write_results(
     """Everything but the config and the patients; ``summary.json`` last."""
     tables = {f"{stem}.csv": table for stem, table in result.analysis.tables().items()}
     written: list[Path] = []
+    start = time.perf_counter()
     if visits:
         with atomic_path(run_dir / "visits.parquet") as tmp:
             result.visits.to_parquet(tmp, index=False)
@@ -400,11 +449,36 @@ def _write_results(
         with atomic_path(run_dir / name) as tmp:
             table.to_csv(tmp, index=False)
         written.append(run_dir / name)
-    if figures:
-        out = result.params.output
-        written.extend(
-            write_figures(run_dir / "figures", result, formats=out.figure_formats, dpi=out.dpi)
+    log.info(
+        "wrote %d tables in %.1f s: %s",
+        len(written),
+        time.perf_counter() - start,
+        ", ".join(p.name for p in written),
+    )
+    out = result.params.output
+    if figures or out.report:
+        start = time.perf_counter()
+        drawn = draw_figures(result)
+        try:
+            if figures:
+                written.extend(
+                    save_figures(
+                        run_dir / "figures", drawn, formats=out.figure_formats, dpi=out.dpi
+                    )
+                )
+            images = embed_figures(drawn) if out.report else []
+        finally:
+            close_figures(drawn)
+        log.info(
+            "drew %d figures in %.1f s%s",
+            len(drawn),
+            time.perf_counter() - start,
+            f" into {run_dir / 'figures'}" if figures else " (for the report only)",
         )
+        if out.report:
+            start = time.perf_counter()
+            written.append(write_run_report(run_dir, result, images))
+            log.info("wrote %s in %.1f s", written[-1], time.perf_counter() - start)
     # Last: its presence marks the run complete.
     write_text(run_dir / COMPLETE_MARKER, json.dumps(summary(result), indent=2) + "\n")
     written.append(run_dir / COMPLETE_MARKER)

@@ -242,6 +242,33 @@ def save_figure(
     return written
 
 
+def figure_bytes(fig: FigureBase, fmt: str = "png", dpi: int = 150) -> bytes:
+    """``fig`` rendered in memory (as :func:`save_figure` would write it), e.g. to embed
+    it in an HTML report.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure (or SubFigure: its root figure is rendered)
+    fmt : {"png", "pdf", "svg"}, default "png"
+    dpi : int, default 150
+        Resolution of raster output (dots per inch).
+
+    Returns
+    -------
+    bytes
+        The encoded image.
+    """
+    import io
+
+    if fmt not in FORMATS:
+        raise ValueError(f"figure format must be one of {FORMATS}; got {fmt!r}")
+    root = fig.get_figure(root=True) if isinstance(fig, FigureBase) else fig
+    buffer = io.BytesIO()
+    with publication_style():
+        root.savefig(buffer, format=fmt, dpi=dpi)
+    return buffer.getvalue()
+
+
 #: Published names of the trials (code name -> name in the literature).
 TRIAL_TITLES: dict[str, str] = {
     "stim1": "STIM1",

@@ -24,6 +24,7 @@ from tfrsim.analysis.estimands import ESTIMAND_COLUMNS
 from tfrsim.exits import BAD_CONFIG, JOB_FAILED, OK, run_command
 from tfrsim.files import atomic_path
 from tfrsim.output import COMPLETE_MARKER, ERROR_FILE, IncompleteResultError, read_summary
+from tfrsim.output.report import write_sweep_report
 from tfrsim.sweep.naming import DEFAULT_SLUG, HASH_CHARS, slug
 
 log = logging.getLogger(__name__)
@@ -347,7 +348,8 @@ def write_sweep(
         The sweep folder.
     figure : bool, default True
         Also write the experiment's summary table (``<experiment>.csv``) and figure
-        (``<experiment>.png``), when the sweep ran a known experiment.
+        (``<experiment>.png``), when the sweep ran a known experiment, and the sweep's
+        ``report.html`` (key estimands per job, the experiment's figure).
     progress : bool, default False
         Progress bar over the jobs (on a terminal only).
     out_dir : str or Path, optional
@@ -366,6 +368,15 @@ def write_sweep(
     experiment = sweep_experiment(folder)
     if figure and experiment in EXPERIMENTS and (table["status"] == DONE).any():
         files += write_experiment(experiment, table, out)
+    if figure:
+        # The settings that vary across jobs (constant ones name the sweep folder).
+        settings = [c for c in table.columns if c not in (*JOB_COLUMNS, *ESTIMAND_COLUMNS)]
+        swept = [c for c in settings if table[c].nunique(dropna=False) > 1]
+        status = table.drop_duplicates("job")["status"]
+        counts = {s: int((status == s).sum()) for s in (DONE, FAILED, INCOMPLETE, NOT_STARTED)}
+        files.append(
+            write_sweep_report(out, table, experiment=experiment, swept=swept, counts=counts)
+        )
     return report_table(table, folder, experiment, tuple(files))
 
 

@@ -2,10 +2,13 @@
 
 A sweep folder is named after the command that started it (the experiment and the
 command-line overrides), so running the same command again finds the same folder and
-can resume it. A job folder is named after the job's overrides plus a short hash of
-its resolved configuration, so two jobs never share a folder and a job whose
-configuration changed (say, new model defaults) never writes into an older job's
-folder.
+can resume it. A job folder is named after the job's *swept* settings (those that vary
+across the sweep: ``seed=2,trial=stim2``; a constant override is in the sweep
+folder's name already, and a constant ``output.*`` setting changes no result) plus a
+short hash of its resolved configuration, so two jobs never share a folder and a job
+whose configuration changed (say, new model defaults) never writes into an older
+job's folder. The swept keys are read from the sweep's ``multirun.yaml``, which Hydra
+writes before the first job starts.
 
 Both names are computed by OmegaConf resolvers used in ``conf/config.yaml``::
 
@@ -21,6 +24,8 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -99,8 +104,71 @@ def config_hash(cfg: DictConfig, leave_out: Iterable[str] = NOT_RESULTS) -> str:
     return short_hash(json.dumps(data, sort_keys=True, default=str))
 
 
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def swept_keys(overrides: Iterable[str], grid: dict[str, Any] | None = None) -> frozenset[str]:
+    """Keys that take more than one value in a sweep (``seed=1,2``, ``range(3)``,
+    ``choice(a,b)``), from its command-line overrides and an experiment's grid.
+
+    Examples
+    --------
+    >>> sorted(swept_keys(["seed=1,2", "cohort.n_patients=100"], {"trial": "stim1,stim2"}))
+    ['seed', 'trial']
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    lines = [f"{k}={v}" for k, v in (grid or {}).items()] + list(overrides)
+    swept: set[str] = set()
+    for override in OverridesParser.create().parse_overrides(lines):
+        key = override.get_key_element().lstrip("+~")
+        if override.is_sweep_override():
+            swept.add(key)
+        else:  # a later plain override of the same key replaces the sweep
+            swept.discard(key)
+    return frozenset(swept)
+
+
+@lru_cache(maxsize=64)
+def _swept_in(multirun_yaml: str, mtime_ns: int) -> frozenset[str] | None:
+    """Swept keys of the sweep whose ``multirun.yaml`` this is (None: unreadable)."""
+    try:
+        saved = OmegaConf.load(multirun_yaml)
+        task = [str(o) for o in saved.hydra.overrides.task]
+        params = saved.hydra.sweeper.get("params")
+        grid = {str(k): v for k, v in params.items()} if isinstance(params, DictConfig) else None
+        return swept_keys(task, grid)
+    except Exception:  # a name is never worth failing a job over
+        return None
+
+
+def job_overrides(
+    overrides: Iterable[str], swept: frozenset[str] | None, *, exclude: Iterable[str] = ()
+) -> str:
+    """The part of a job's folder name made of its overrides: the swept ones (all but
+    ``output.*`` when the swept keys are unknown), sorted by key, ``k=v`` joined by
+    commas."""
+    excluded = set(exclude)
+    kept = []
+    for override in overrides:
+        key = _key(override)
+        if key in excluded:
+            continue
+        if swept is None and key.split(".")[0] in NOT_RESULTS:
+            continue
+        if swept is not None and key not in swept:
+            continue
+        kept.append(override)
+    return ",".join(sorted(kept, key=_key))
+
+
 def job_name(override_dirname: str, cfg: DictConfig) -> str:
-    """Folder of one job inside its sweep: ``<slug of its overrides>-<config hash>``."""
+    """Folder of one job inside its sweep: ``<slug of its overrides>-<config hash>``.
+
+    ``override_dirname`` is used as given (the caller chose the overrides to show);
+    see :func:`job_overrides`.
+    """
     return f"{slug(override_dirname) if override_dirname else DEFAULT_SLUG}-{config_hash(cfg)}"
 
 
@@ -117,7 +185,14 @@ def _sweep_resolver(experiment: Any, overrides: Any, grid: Any = None) -> str:
 
 
 def _job_resolver(override_dirname: Any, *, _root_: DictConfig) -> str:
-    return job_name(str(override_dirname or ""), _root_)
+    hydra = _root_.get("hydra")
+    if hydra is None:  # not composed by a Hydra app: use what was given
+        return job_name(str(override_dirname or ""), _root_)
+    path = Path(str(hydra.sweep.dir)) / "multirun.yaml"
+    swept = _swept_in(str(path), path.stat().st_mtime_ns) if path.is_file() else None
+    exclude = OmegaConf.select(_root_, "hydra.job.config.override_dirname.exclude_keys") or []
+    task = [str(o) for o in hydra.overrides.task]
+    return job_name(job_overrides(task, swept, exclude=[str(k) for k in exclude]), _root_)
 
 
 def _config_resolver(*, _root_: DictConfig) -> str:
