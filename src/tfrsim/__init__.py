@@ -12,12 +12,15 @@ from tfrsim._version import __version__
 from tfrsim.config.compose import compose_config, load_params
 from tfrsim.config.translate import to_params
 from tfrsim.execution import StudyResult, run_study, simulate_patients
+from tfrsim.predict_cli import Prediction, predict
 
 __all__ = [
+    "Prediction",
     "StudyResult",
     "__version__",
     "compose_config",
     "load_params",
+    "predict",
     "run_study",
     "simulate_patients",
     "to_params",
