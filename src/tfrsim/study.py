@@ -6,6 +6,7 @@ model's own type). It is built by the one translation point,
 :func:`tfrsim.config.translate.to_params`, or by hand from the stage dataclasses.
 """
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,12 +15,17 @@ from tfrsim import checks as c
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.cohort.params import CohortParams
 from tfrsim.disease.registry import MODELS
+from tfrsim.draws import DrawsError, apply_values, draw_index, draws_for
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
 
 #: Allowed trial names: they become folder names under ``results/``.
 TRIAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Figure file formats ``output.figure_formats`` accepts.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
+#: Values of the top-level ``uncertainty`` key: ``none`` (the model as configured) or
+#: ``posterior`` (each replicate uses one stored parameter draw of the calibrated
+#: model, :mod:`tfrsim.draws`, chosen from (seed, replicate)).
+UNCERTAINTY: tuple[str, ...] = ("none", "posterior")
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,14 @@ class StudyParams:
         Patients simulated at once (memory bound; does not change results).
     output : OutputParams
         What a run writes besides its tables.
+    uncertainty : str, default "none"
+        ``"posterior"``: each replicate simulates one stored parameter draw of the
+        model (deterministic from ``(seed, replicate)``; applied by
+        :meth:`with_posterior_draw` at the start of
+        :func:`tfrsim.execution.run_study`); refused for a model without draws.
+    posterior_draw : int or None
+        The stored draw applied (set by :meth:`with_posterior_draw`; recorded in
+        ``summary.json``).
     """
 
     trial_name: str
@@ -98,6 +112,8 @@ class StudyParams:
     model: Any
     chunk_size: int = 100_000
     output: OutputParams = field(default_factory=OutputParams)
+    uncertainty: str = "none"
+    posterior_draw: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.trial_name, str) or not TRIAL_NAME.match(self.trial_name):
@@ -119,6 +135,17 @@ class StudyParams:
                 type(self.model).__name__,
                 "choose the model with model=NAME rather than overriding model.name",
             )
+        c.one_of("uncertainty", self.uncertainty, UNCERTAINTY)
+        if self.uncertainty == "posterior" and self.posterior_draw is None:
+            try:
+                draws_for(self.model_name, self.model)
+            except DrawsError as err:
+                raise c.ConfigError(
+                    "uncertainty",
+                    "needs stored parameter draws of the model",
+                    "posterior",
+                    str(err),
+                ) from None
         for i, m in enumerate(self.analysis.milestones_months):
             if m > self.follow_up.followup_months:
                 raise c.ConfigError(
@@ -128,3 +155,18 @@ class StudyParams:
                     m,
                     "lengthen follow-up or drop the milestone",
                 )
+
+    def with_posterior_draw(self) -> "StudyParams":
+        """The study with its replicate's parameter draw applied (``uncertainty=posterior``;
+        otherwise, or when already applied, unchanged).
+
+        The draw index comes from the named stream ``posterior`` at ``(seed,
+        replicate)`` (:func:`tfrsim.draws.draw_index`): the same replicate always uses
+        the same draw, and replicates draw independently.
+        """
+        if self.uncertainty != "posterior" or self.posterior_draw is not None:
+            return self
+        draws = draws_for(self.model_name, self.model)
+        index = draw_index(draws.n_draws, self.seed, self.replicate)
+        model = apply_values(self.model, draws.draw(index))
+        return dataclasses.replace(self, model=model, posterior_draw=index)

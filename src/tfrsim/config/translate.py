@@ -34,6 +34,7 @@ TOP_LEVEL: tuple[str, ...] = (
     "analysis",
     "output",
     "chunk_size",
+    "uncertainty",
 )
 _REQUIRED: tuple[str, ...] = ("trial", "cohort", "monitoring", "follow_up", "model", "analysis")
 #: Keys of a model config that are not parameters: its name and where fitted values
@@ -106,4 +107,5 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
         model=model_values,
         chunk_size=raw.get("chunk_size", 100_000),
         output=build(OutputParams, raw.get("output") or {}, "output"),
+        uncertainty=raw.get("uncertainty", "none"),
     )
