@@ -56,9 +56,10 @@ def main() -> None:
             curve_draws=args.curve_draws,
         )
         print(f"rep {rep + 1}/{args.reps} done at {time.perf_counter() - began:.0f} s", flush=True)
-    table = pd.DataFrame(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, index=False)
+        # Written after every repetition: a long run can be stopped and still read.
+        table = pd.DataFrame(rows)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.out, index=False)
     print(coverage(table).round(3).to_string(index=False))
     failures = int((table["kind"] == "failure").sum())
     print(

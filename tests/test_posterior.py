@@ -1,0 +1,146 @@
+"""Parameter uncertainty: the Laplace step, the stored draws and their loader."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfrsim.calibration.posterior import (
+    PosteriorError,
+    central_hessian,
+    check_hessian,
+    gaussian_draws,
+    laplace,
+)
+from tfrsim.config.compose import load_params
+from tfrsim.draws import (
+    DrawsError,
+    PosteriorDraws,
+    apply_values,
+    draw_index,
+    load_draws,
+    model_value,
+)
+
+A = np.array([[4.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]])
+
+
+def test_laplace_covariance_of_a_quadratic_is_exact() -> None:
+    """Catches a wrong factor in covariance = 2 H^-1 (the objective is -2 log L) or a
+    wrong finite-difference formula: f = (x-m)' A (x-m) has posterior covariance A^-1."""
+    m = np.array([0.3, -1.0, 2.0])
+
+    def f(x: np.ndarray) -> float:
+        return float((x - m) @ A @ (x - m)) + 5.0
+
+    lap = laplace(f, m, ["a", "b", "c"])
+    np.testing.assert_allclose(lap.covariance, np.linalg.inv(A), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(lap.sd_ratio, 1.0, rtol=1e-8)
+    np.testing.assert_allclose(central_hessian(f, m, np.full(3, 0.5)), 2 * A, rtol=1e-9)
+
+
+def test_flat_and_indefinite_objectives_are_refused() -> None:
+    """Catches a Laplace step that silently returns a covariance for a parameter the
+    targets do not pin down (flat direction) or at a saddle (not positive definite)."""
+
+    def flat(x: np.ndarray) -> float:
+        return float(x[0] ** 2)  # nothing depends on x[1]
+
+    with pytest.raises(PosteriorError, match=r"hardly changes along \['b'\].*--fix b"):
+        laplace(flat, np.zeros(2), ["a", "b"])
+    with pytest.raises(PosteriorError, match="not positive definite"):
+        check_hessian(np.array([[1.0, 2.0], [2.0, 1.0]]), ["a", "b"])
+    with pytest.raises(PosteriorError, match="ill conditioned"):
+        check_hessian(np.array([[1.0, 0.99999], [0.99999, 1.0]]), ["a", "b"])
+
+
+def _draws(values: np.ndarray, centre: dict[str, float]) -> PosteriorDraws:
+    return PosteriorDraws(
+        path=None,
+        model="calibrated",
+        model_name="clonal",
+        parameters=tuple(centre),
+        centre=centre,
+        values=values,
+        provenance={"method": "test", "model_yaml_sha256": "x"},
+    )
+
+
+def test_draws_reproducible_byte_for_byte(tmp_path: Path) -> None:
+    """Catches draws that depend on anything but the seed (global RNG state, order of
+    calls): the same seed must give the same file, bit for bit; another seed differs."""
+    cov = np.linalg.inv(A)
+    a = gaussian_draws(np.zeros(3), cov, 50, seed=3)
+    b = gaussian_draws(np.zeros(3), cov, 50, seed=3)
+    c = gaussian_draws(np.zeros(3), cov, 50, seed=4)
+    centre = {"a": 0.0, "b": 0.0, "c": 0.0}
+    assert _draws(a, centre).to_json() == _draws(b, centre).to_json()
+    assert not np.array_equal(a, c)
+    path = tmp_path / "x.draws.json"
+    path.write_text(_draws(a, centre).to_json())
+    back = load_draws(path)
+    np.testing.assert_array_equal(back.values, a)  # JSON keeps every bit of a float
+    # Large-sample check of the covariance (10,000 draws: SE of each entry ~1-2 %).
+    big = gaussian_draws(np.zeros(3), cov, 10_000, seed=1)
+    np.testing.assert_allclose(np.cov(big.T), cov, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (None, "is missing"),
+        ("{not json", "is not valid JSON"),
+        ('{"format": "tfrsim-posterior-draws"}', "lacks the key"),
+        ("__bad_shape__", "holds draws of shape"),
+        ("__nan__", "non-finite"),
+    ],
+)
+def test_missing_or_corrupt_draws_file_names_it(tmp_path: Path, text: str, problem: str) -> None:
+    """Catches a loader that crashes with a bare KeyError/JSON error or accepts a
+    damaged file: the error must name the file, what is wrong and how to recreate it."""
+    path = tmp_path / "calibrated.draws.json"
+    good = json.loads(_draws(np.ones((3, 2)), {"a": 1.0, "b": 1.0}).to_json())
+    if text == "__bad_shape__":
+        good["draws"] = [[1.0], [2.0]]
+        text = json.dumps(good)
+    elif text == "__nan__":
+        text = json.dumps(good).replace("[1.0, 1.0]", "[NaN, 1.0]", 1)
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(DrawsError, match=problem) as info:
+        load_draws(path)
+    assert str(path) in str(info.value)
+    assert "tfrsim.calibration.posterior" in str(info.value)
+
+
+def test_stale_draws_are_refused(tmp_path: Path) -> None:
+    """Catches draws of an older calibration being used after a recalibration: the
+    model YAML's hash recorded in the provenance must match the file."""
+    yaml_path = tmp_path / "calibrated.yaml"
+    yaml_path.write_text("theta0: 1.0\n")
+    path = tmp_path / "calibrated.draws.json"
+    path.write_text(_draws(np.ones((3, 1)), {"a": 1.0}).to_json())
+    with pytest.raises(DrawsError, match="recalibrated"):
+        load_draws(path, model_yaml=yaml_path)
+
+
+def test_apply_values_nested_and_unknown() -> None:
+    """Catches a draw applied to the wrong field (effects.* are nested) or silently
+    ignored when the model has no such parameter."""
+    model = load_params(["model=calibrated"]).model
+    moved = apply_values(model, {"theta0": 2.5, "effects.prior_ifn": -0.4})
+    assert model_value(moved, "theta0") == 2.5
+    assert model_value(moved, "effects.prior_ifn") == -0.4
+    assert moved.latency_sigma == model.latency_sigma
+    with pytest.raises(DrawsError, match="no parameter 'nope'"):
+        apply_values(model, {"nope": 1.0})
+
+
+def test_draw_index_deterministic_and_spread() -> None:
+    """Catches a replicate's draw that is not reproducible from (seed, replicate), or
+    replicates that all use the same draw."""
+    picks = [draw_index(200, seed=5, replicate=r) for r in range(100)]
+    assert picks == [draw_index(200, seed=5, replicate=r) for r in range(100)]
+    assert len(set(picks)) > 50
+    assert all(0 <= p < 200 for p in picks)
