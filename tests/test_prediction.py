@@ -93,7 +93,8 @@ def test_same_seed_byte_identical_prediction_files(
     for f in ("prediction.csv", "prediction.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
         assert (tmp_path / "a" / f).read_bytes() != (tmp_path / "c" / f).read_bytes()
-    assert a.published is not None and set(a.published["month"]) == {24.0}
+    assert a.published is not None
+    assert set(a.published["month"]) == {24.0}
     assert "inside" in pd.read_csv(tmp_path / "a" / "prediction.csv").columns
 
 

@@ -60,6 +60,8 @@ log = logging.getLogger("tfrsim")
 #: D^-1/2 H D^-1/2 (D = diag H): beyond it some combination of parameters is not
 #: pinned down by the targets and the Gaussian approximation is meaningless.
 MAX_CONDITION = 1e4
+#: SD ratio between the two step sizes beyond which the CLI warns.
+SD_RATIO_WARN = 1.5
 #: Default number of stored draws.
 N_DRAWS = 200
 
@@ -574,6 +576,18 @@ def main(argv: list[str] | None = None) -> None:
             f"number {lap.check.condition:.3g}; SD ratio (steps x{d.provenance['step_ratio']:g}"
             f" / base) {np.round(lap.sd_ratio, 2).tolist()}"
         )
+        off = [
+            n
+            for n, r in zip(d.parameters, lap.sd_ratio, strict=True)
+            if not (1 / SD_RATIO_WARN <= r <= SD_RATIO_WARN)
+        ]
+        if off:
+            print(
+                f"WARNING: the SDs of {off} change by more than x{SD_RATIO_WARN:g} between the "
+                "two step sizes: the objective is not quadratic there (or its Monte-Carlo "
+                "roughness matters); the Gaussian form is poor along them — consider "
+                "--method emcee, or more patients per trial (--n-per-trial)"
+            )
     print(f"wrote {d.n_draws} draws to {out}")
 
 
