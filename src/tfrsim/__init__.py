@@ -12,7 +12,7 @@ from tfrsim._version import __version__
 from tfrsim.config.compose import compose_config, load_params
 from tfrsim.config.translate import to_params
 from tfrsim.execution import StudyResult, run_study, simulate_patients
-from tfrsim.predict_cli import Prediction, predict
+from tfrsim.predict_api import Prediction, predict
 
 __all__ = [
     "Prediction",
