@@ -10,6 +10,7 @@ from tfrsim.calibration.posterior import (
     PosteriorError,
     central_hessian,
     check_hessian,
+    emcee_draws,
     gaussian_draws,
     laplace,
 )
@@ -144,3 +145,19 @@ def test_draw_index_deterministic_and_spread() -> None:
     assert picks == [draw_index(200, seed=5, replicate=r) for r in range(100)]
     assert len(set(picks)) > 50
     assert all(0 <= p < 200 for p in picks)
+
+
+def test_emcee_option_reproducible_and_roughly_right() -> None:
+    """Catches a sampler option that is not seeded through the named streams (two runs
+    differ) or samples the wrong density (exp(-f/2), not exp(-f))."""
+    pytest.importorskip("emcee")
+
+    def f(x: np.ndarray) -> float:
+        return float(x @ A[:2, :2] @ x)
+
+    a, info = emcee_draws(f, np.zeros(2), np.ones(2), 400, 1, steps=1500, burn=300)
+    b, _ = emcee_draws(f, np.zeros(2), np.ones(2), 400, 1, steps=1500, burn=300)
+    np.testing.assert_array_equal(a, b)
+    target = np.linalg.inv(A[:2, :2])
+    np.testing.assert_allclose(np.diag(np.cov(a.T)), np.diag(target), rtol=0.35)
+    assert 0.2 < info["acceptance"] < 0.9
