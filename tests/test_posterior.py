@@ -161,3 +161,31 @@ def test_emcee_option_reproducible_and_roughly_right() -> None:
     target = np.linalg.inv(A[:2, :2])
     np.testing.assert_allclose(np.diag(np.cov(a.T)), np.diag(target), rtol=0.35)
     assert 0.2 < info["acceptance"] < 0.9
+
+
+def test_installed_draws_belong_to_the_installed_model() -> None:
+    """Catches a recalibrated default model shipped with the draws of the previous one
+    (rerun `python -m tfrsim.calibration.posterior` after `tfrsim-calibrate
+    install=true`), or draws that no longer apply to the model's parameters."""
+    from tfrsim.draws import installed_draws, matches_centre
+
+    draws = installed_draws("calibrated")
+    params = load_params(["model=calibrated"])
+    assert matches_centre(draws, params.model_name, params.model)
+    assert draws.n_draws >= 100
+    for i in (0, draws.n_draws - 1):
+        apply_values(params.model, draws.draw(i))  # every draw is a valid model
+
+
+def test_predict_cli_names_a_missing_draws_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Catches tfrsim-predict failing with a traceback instead of exit status 2 and a
+    message naming the missing draws file."""
+    from tfrsim.predict_cli import main
+
+    missing = tmp_path / "none.draws.json"
+    with pytest.raises(SystemExit) as info:
+        main(["trial=twister", "--draws", str(missing), "--out", str(tmp_path / "o")])
+    assert info.value.code == 2
+    assert str(missing) in capsys.readouterr().err
