@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tfrsim.config.compose import compose_config, load_params
     from tfrsim.config.translate import to_params
     from tfrsim.execution import StudyResult, run_study, simulate_patients
+    from tfrsim.predict_api import Prediction, predict
 
 #: Public name -> module that defines it.
 _LAZY: dict[str, str] = {
@@ -30,13 +31,17 @@ _LAZY: dict[str, str] = {
     "StudyResult": "tfrsim.execution",
     "run_study": "tfrsim.execution",
     "simulate_patients": "tfrsim.execution",
+    "Prediction": "tfrsim.predict_api",
+    "predict": "tfrsim.predict_api",
 }
 
 __all__ = [
+    "Prediction",
     "StudyResult",
     "__version__",
     "compose_config",
     "load_params",
+    "predict",
     "run_study",
     "simulate_patients",
     "to_params",

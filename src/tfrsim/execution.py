@@ -305,7 +305,11 @@ def run_study(
     Returns
     -------
     StudyResult
+        Its ``params`` are those simulated: with ``uncertainty=posterior``, the
+        replicate's parameter draw applied (:meth:`StudyParams.with_posterior_draw`,
+        the one place where draws enter a study).
     """
+    params = params.with_posterior_draw()
     if patients_sink is None:
         sim = simulate(params, keep_visits=keep_visits, progress=progress)
         patients, visits = sim.patients, sim.visits

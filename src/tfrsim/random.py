@@ -32,6 +32,8 @@ STREAMS: dict[str, int] = {
     "follow_up": 3,
     "schedule": 4,
     "assay": 5,
+    # Which stored parameter draw a replicate or prediction uses (tfrsim.draws).
+    "posterior": 6,
 }
 
 #: Patients per random block (permanent, see module docstring).

@@ -6,6 +6,7 @@ model's own type). It is built by the one translation point,
 :func:`tfrsim.config.translate.to_params`, or by hand from the stage dataclasses.
 """
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from tfrsim import checks as c
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.cohort.params import CohortParams
 from tfrsim.disease.registry import MODELS
+from tfrsim.draws import DrawsError, apply_values, draw_index, draws_for
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
 
 #: Allowed trial names: they become folder names under ``results/``.
@@ -27,6 +29,10 @@ BYTES_PER_PATIENT: int = 26 * 8
 BYTES_PER_VISIT: int = 5 * 8
 #: Bytes of the tables, summary and figures of a run besides the patients (a bound).
 BYTES_PER_RUN: int = 5_000_000
+#: Values of the top-level ``uncertainty`` key: ``none`` (the model as configured) or
+#: ``posterior`` (each replicate uses one stored parameter draw of the calibrated
+#: model, :mod:`tfrsim.draws`, chosen from (seed, replicate)).
+UNCERTAINTY: tuple[str, ...] = ("none", "posterior")
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,14 @@ class StudyParams:
         What a run writes besides its tables.
     limits : LimitsParams
         Bounds on the work of the run, checked here (before any work starts).
+    uncertainty : str, default "none"
+        ``"posterior"``: each replicate simulates one stored parameter draw of the
+        model (deterministic from ``(seed, replicate)``; applied by
+        :meth:`with_posterior_draw` at the start of
+        :func:`tfrsim.execution.run_study`); refused for a model without draws.
+    posterior_draw : int or None
+        The stored draw applied (set by :meth:`with_posterior_draw`; recorded in
+        ``summary.json``).
     """
 
     trial_name: str
@@ -190,6 +204,8 @@ class StudyParams:
     chunk_size: int = 100_000
     output: OutputParams = field(default_factory=OutputParams)
     limits: LimitsParams = field(default_factory=LimitsParams)
+    uncertainty: str = "none"
+    posterior_draw: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.trial_name, str) or not TRIAL_NAME.match(self.trial_name):
@@ -211,6 +227,17 @@ class StudyParams:
                 type(self.model).__name__,
                 "choose the model with model=NAME rather than overriding model.name",
             )
+        c.one_of("uncertainty", self.uncertainty, UNCERTAINTY)
+        if self.uncertainty == "posterior" and self.posterior_draw is None:
+            try:
+                draws_for(self.model_name, self.model)
+            except DrawsError as err:
+                raise c.ConfigError(
+                    "uncertainty",
+                    "needs stored parameter draws of the model",
+                    "posterior",
+                    str(err),
+                ) from None
         for i, m in enumerate(self.analysis.milestones_months):
             if m > self.follow_up.followup_months:
                 raise c.ConfigError(
@@ -228,3 +255,18 @@ class StudyParams:
         return estimate_work(
             self.cohort.n_patients, self.monitoring, self.follow_up, self.output.visits
         )
+
+    def with_posterior_draw(self) -> "StudyParams":
+        """The study with its replicate's parameter draw applied (``uncertainty=posterior``;
+        otherwise, or when already applied, unchanged).
+
+        The draw index comes from the named stream ``posterior`` at ``(seed,
+        replicate)`` (:func:`tfrsim.draws.draw_index`): the same replicate always uses
+        the same draw, and replicates draw independently.
+        """
+        if self.uncertainty != "posterior" or self.posterior_draw is not None:
+            return self
+        draws = draws_for(self.model_name, self.model)
+        index = draw_index(draws.n_draws, self.seed, self.replicate)
+        model = apply_values(self.model, draws.draw(index))
+        return dataclasses.replace(self, model=model, posterior_draw=index)

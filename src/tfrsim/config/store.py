@@ -30,6 +30,7 @@ def base_config() -> dict[str, Any]:
         "seed": 0,
         "replicate": 0,
         "chunk_size": study["chunk_size"],
+        "uncertainty": study["uncertainty"],
         "cohort": defaults_of(CohortParams),
         "monitoring": defaults_of(MonitoringParams),
         "follow_up": defaults_of(FollowUpParams),

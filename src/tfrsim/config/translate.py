@@ -36,6 +36,7 @@ TOP_LEVEL: tuple[str, ...] = (
     "output",
     "limits",
     "chunk_size",
+    "uncertainty",
 )
 _REQUIRED: tuple[str, ...] = ("trial", "cohort", "monitoring", "follow_up", "model", "analysis")
 #: Keys of a model config that are not parameters: its name and where fitted values
@@ -139,6 +140,7 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
         chunk_size=raw.get("chunk_size", 100_000),
         output=output,
         limits=limits,
+        uncertainty=raw.get("uncertainty", "none"),
     )
 
 

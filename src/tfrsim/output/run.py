@@ -268,6 +268,12 @@ def summary(result: StudyResult) -> dict[str, Any]:
             "rule": asdict(p.monitoring.rule),
             "schedule": asdict(p.monitoring.schedule),
             "assay": asdict(p.monitoring.assay),
+            # Parameter uncertainty (uncertainty=posterior): which stored draw was used.
+            **(
+                {"uncertainty": p.uncertainty, "posterior_draw": p.posterior_draw}
+                if p.uncertainty != "none"
+                else {}
+            ),
             **result.analysis.summary_dict(),
         }
     )

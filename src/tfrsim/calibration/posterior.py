@@ -1,0 +1,595 @@
+"""Parameter uncertainty of a calibrated model: Laplace approximation (or a sampler),
+stored as a fixed set of parameter draws beside the model.
+
+The calibration objective is minus twice a log-likelihood of the published summaries
+plus priors (:mod:`tfrsim.calibration.objective`), so near its optimum x̂ (search
+scale: log for positive parameters)
+
+    f(x) ≈ f(x̂) + ½ (x − x̂)ᵀ H (x − x̂),     posterior ∝ exp(−f / 2)  ⇒  x ~ N(x̂, 2 H⁻¹).
+
+H is estimated by central finite differences under common random numbers (the
+objective's fixed seed: between two evaluations only the parameters change). Steps are
+chosen per parameter so that one step raises the objective by about ``rise`` (1 unit:
+about one conditional posterior SD), far above the objective's Monte-Carlo roughness;
+the Hessian is computed again with steps ``step_ratio`` times larger and the two
+covariances are compared (the check that Monte-Carlo noise in the second differences is
+small). The Hessian must be positive definite and well conditioned (condition number
+of its correlation form); otherwise the step refuses, naming the weakest direction,
+and suggests ``--fix`` (hold unidentified parameters at their estimates) or
+``--method emcee``.
+
+One command (re)creates the packaged draws of the installed model::
+
+    python -m tfrsim.calibration.posterior          # or: tfrsim-posterior
+
+It reads ``conf/model/calibrated.yaml`` and its ``provenance`` (fitted parameters,
+seed, patients per trial), so it works for any calibrated model, and writes
+``conf/model/calibrated.draws.json`` (see :mod:`tfrsim.draws`).
+"""
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from omegaconf import OmegaConf
+
+from tfrsim._version import __version__
+from tfrsim.calibration.objective import Objective, with_parameters
+from tfrsim.calibration.targets import Targets, load_targets
+from tfrsim.config.compose import CALIBRATION_TRIALS, load_params, trial_designs
+from tfrsim.draws import (
+    MODEL_DIR,
+    PosteriorDraws,
+    draws_path,
+    model_value,
+    model_yaml_hash,
+)
+from tfrsim.files import write_text
+from tfrsim.random import stream
+
+log = logging.getLogger("tfrsim")
+
+#: Largest condition number accepted for the Hessian's correlation form
+#: D^-1/2 H D^-1/2 (D = diag H): beyond it some combination of parameters is not
+#: pinned down by the targets and the Gaussian approximation is meaningless.
+MAX_CONDITION = 1e4
+#: SD ratio between the two step sizes beyond which the CLI warns.
+SD_RATIO_WARN = 1.5
+#: Default number of stored draws.
+N_DRAWS = 200
+
+Function = Callable[[NDArray[np.float64]], float]
+
+
+class PosteriorError(ValueError):
+    """The Laplace approximation cannot be trusted here (the message says why)."""
+
+
+class CachedFunction:
+    """``f`` with its values remembered by argument (the objective is deterministic
+    under common random numbers, so a repeated point costs nothing)."""
+
+    def __init__(self, f: Function) -> None:
+        self.f = f
+        self.cache: dict[bytes, float] = {}
+
+    def __call__(self, x: NDArray[np.float64]) -> float:
+        key = np.asarray(x, dtype=float).tobytes()
+        if key not in self.cache:
+            self.cache[key] = float(self.f(np.asarray(x, dtype=float)))
+        return self.cache[key]
+
+    @property
+    def evaluations(self) -> int:
+        """Distinct points evaluated."""
+        return len(self.cache)
+
+
+def central_hessian(
+    f: Function, x: NDArray[np.float64], steps: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Hessian of ``f`` at ``x`` by central differences with per-coordinate ``steps``.
+
+    Diagonal: (f(x+hᵢ) − 2f(x) + f(x−hᵢ)) / hᵢ²; off-diagonal: (f(++) − f(+−) − f(−+) +
+    f(−−)) / (4 hᵢ hⱼ). 1 + 2k + 2k(k−1) evaluations for k parameters.
+    """
+    x = np.asarray(x, dtype=float)
+    k = x.size
+    e = np.eye(k) * np.asarray(steps, dtype=float)
+    f0 = f(x)
+    h = np.empty((k, k))
+    for i in range(k):
+        h[i, i] = (f(x + e[i]) - 2.0 * f0 + f(x - e[i])) / steps[i] ** 2
+        for j in range(i):
+            value = (
+                f(x + e[i] + e[j]) - f(x + e[i] - e[j]) - f(x - e[i] + e[j]) + f(x - e[i] - e[j])
+            ) / (4.0 * steps[i] * steps[j])
+            h[i, j] = h[j, i] = value
+    return h
+
+
+def choose_steps(
+    f: Function,
+    x: NDArray[np.float64],
+    names: Sequence[str],
+    *,
+    rise: float = 1.0,
+    start: float = 0.1,
+    max_step: float = 2.0,
+    iterations: int = 8,
+) -> tuple[NDArray[np.float64], list[str]]:
+    """Per-coordinate steps raising ``f`` by about ``rise`` (mean of both sides).
+
+    Returns the steps and the parameters for which even ``max_step`` raises ``f`` by
+    less than ``rise / 4`` (not identified by the targets).
+    """
+    x = np.asarray(x, dtype=float)
+    f0 = f(x)
+    steps = np.full(x.size, start)
+    flat: list[str] = []
+    for i, name in enumerate(names):
+        h = start
+        for _ in range(iterations):
+            e = np.zeros_like(x)
+            e[i] = h
+            d = 0.5 * (f(x + e) + f(x - e)) - f0
+            if 0.5 * rise <= d <= 2.0 * rise:
+                break
+            # Quadratic: d ∝ h², so h·sqrt(rise/d) lands on the target rise.
+            new = h * 4.0 if d <= 0.02 * rise else h * float(np.clip(np.sqrt(rise / d), 0.25, 4.0))
+            if new > max_step:
+                if h >= max_step:
+                    break
+                new = max_step
+            h = new
+        e = np.zeros_like(x)
+        e[i] = h
+        if 0.5 * (f(x + e) + f(x - e)) - f0 < 0.25 * rise:
+            flat.append(name)
+        steps[i] = h
+    return steps, flat
+
+
+@dataclass(frozen=True)
+class HessianCheck:
+    """Eigen-analysis of a Hessian in correlation form (scale-free)."""
+
+    eigenvalues: NDArray[np.float64]
+    condition: float
+    weakest: dict[str, float]
+
+
+def check_hessian(
+    hessian: NDArray[np.float64], names: Sequence[str], max_condition: float = MAX_CONDITION
+) -> HessianCheck:
+    """Refuse (``PosteriorError``) a Hessian that is not positive definite or not well
+    conditioned; else return its eigen-analysis.
+
+    Conditioning is judged on D^-1/2 H D^-1/2 (D = diag H), which does not depend on
+    the parameters' units; its smallest eigenvalue is 1 / the largest variance
+    inflation, its eigenvector the combination of parameters the targets pin down
+    least.
+    """
+    h = 0.5 * (hessian + hessian.T)
+    diag = np.diag(h)
+    hint = (
+        "the targets do not pin this down; hold such parameters at their estimates with "
+        "--fix NAME[,NAME] (stated in the draws' provenance), or sample with "
+        "--method emcee (pip install 'tfrsim[posterior]')"
+    )
+    if np.any(diag <= 0):
+        bad = [n for n, d in zip(names, diag, strict=True) if d <= 0]
+        raise PosteriorError(
+            f"the Hessian is not positive definite: the objective does not curve upwards "
+            f"along {bad} (second differences {diag[diag <= 0].round(4).tolist()}); {hint}"
+        )
+    scale = 1.0 / np.sqrt(diag)
+    corr = h * np.outer(scale, scale)
+    values, vectors = np.linalg.eigh(corr)
+    weakest = {n: round(float(v), 3) for n, v in zip(names, vectors[:, 0], strict=True)}
+    if values[0] <= 0:
+        raise PosteriorError(
+            f"the Hessian is not positive definite (smallest eigenvalue of its correlation "
+            f"form {values[0]:.3g}, direction {weakest}); {hint}"
+        )
+    condition = float(values[-1] / values[0])
+    if condition > max_condition:
+        raise PosteriorError(
+            f"the Hessian is ill conditioned (condition number {condition:.3g} of its "
+            f"correlation form > {max_condition:g}; weakest direction {weakest}); {hint}"
+        )
+    return HessianCheck(eigenvalues=values, condition=condition, weakest=weakest)
+
+
+@dataclass(frozen=True)
+class Laplace:
+    """Gaussian approximation on the search scale.
+
+    Attributes
+    ----------
+    names : tuple of str
+    centre : float array (k,)
+        Search-scale optimum.
+    hessian : float array (k, k)
+        At steps ``steps``.
+    covariance : float array (k, k)
+        2 H⁻¹ (the objective is −2 log-likelihood).
+    steps, steps_large : float arrays (k,)
+        The two step sets; ``covariance_large`` from the larger one.
+    covariance_large : float array (k, k)
+    sd_ratio : float array (k,)
+        SD from the larger steps / SD from the base steps: near 1 when Monte-Carlo
+        noise and non-quadratic terms are small.
+    check : HessianCheck
+    objective : float
+        f at the centre.
+    evaluations : int
+    seconds : float
+    """
+
+    names: tuple[str, ...]
+    centre: NDArray[np.float64]
+    hessian: NDArray[np.float64]
+    covariance: NDArray[np.float64]
+    steps: NDArray[np.float64]
+    steps_large: NDArray[np.float64]
+    covariance_large: NDArray[np.float64]
+    sd_ratio: NDArray[np.float64]
+    check: HessianCheck
+    objective: float
+    evaluations: int
+    seconds: float
+
+    @property
+    def sd(self) -> NDArray[np.float64]:
+        """Marginal posterior SDs (search scale)."""
+        return np.sqrt(np.diag(self.covariance))
+
+
+def laplace(
+    f: Function,
+    centre: NDArray[np.float64],
+    names: Sequence[str],
+    *,
+    rise: float = 1.0,
+    step_ratio: float = 2.0,
+    max_condition: float = MAX_CONDITION,
+    steps: NDArray[np.float64] | None = None,
+) -> Laplace:
+    """Laplace approximation of ``exp(-f/2)`` at ``centre``.
+
+    Parameters
+    ----------
+    f : callable
+        −2 log posterior (up to a constant), deterministic (common random numbers).
+    centre : float array
+        The optimum (search scale).
+    names : sequence of str
+    rise : float, default 1.0
+        Objective rise per step that sets the steps (:func:`choose_steps`).
+    step_ratio : float, default 2.0
+        The check Hessian uses steps this many times larger.
+    max_condition : float
+        See :func:`check_hessian`.
+    steps : float array, optional
+        Fixed steps instead of :func:`choose_steps`.
+
+    Raises
+    ------
+    PosteriorError
+        When a parameter is flat, or H is not positive definite / well conditioned.
+    """
+    began = time.perf_counter()
+    g = CachedFunction(f)
+    x = np.asarray(centre, dtype=float)
+    names = tuple(names)
+    if steps is None:
+        steps, flat = choose_steps(g, x, names, rise=rise)
+        log.info(
+            "steps %s (%d evaluations so far)",
+            dict(zip(names, steps.round(4), strict=True)),
+            g.evaluations,
+        )
+        if flat:
+            raise PosteriorError(
+                f"the objective hardly changes along {flat} (less than {rise / 4:g} over a "
+                "step of 2 on the search scale, a factor 7.4 for a positive parameter): "
+                "the targets do not pin them down, so no Gaussian approximation exists; "
+                "hold them at their estimates with --fix "
+                f"{','.join(flat)} (stated in the draws' provenance), or sample with "
+                "--method emcee"
+            )
+    steps = np.asarray(steps, dtype=float)
+    hessian = central_hessian(g, x, steps)
+    check = check_hessian(hessian, names, max_condition)
+    large = steps * step_ratio
+    hessian_large = central_hessian(g, x, large)
+    covariance = np.asarray(2.0 * np.linalg.inv(0.5 * (hessian + hessian.T)), dtype=float)
+    try:
+        check_hessian(hessian_large, names, max_condition)
+        covariance_large = np.asarray(
+            2.0 * np.linalg.inv(0.5 * (hessian_large + hessian_large.T)), dtype=float
+        )
+        sd_ratio = np.sqrt(np.diag(covariance_large) / np.diag(covariance))
+    except PosteriorError:
+        covariance_large = np.full_like(covariance, np.nan)
+        sd_ratio = np.full(len(names), np.nan)
+    return Laplace(
+        names=names,
+        centre=x,
+        hessian=hessian,
+        covariance=covariance,
+        steps=steps,
+        steps_large=large,
+        covariance_large=covariance_large,
+        sd_ratio=sd_ratio,
+        check=check,
+        objective=g(x),
+        evaluations=g.evaluations,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def gaussian_draws(
+    centre: NDArray[np.float64], covariance: NDArray[np.float64], n_draws: int, seed: int
+) -> NDArray[np.float64]:
+    """``n_draws`` from N(centre, covariance), from the named stream ``posterior``
+    (same seed ⇒ same draws, bit for bit)."""
+    rng = stream("posterior", seed=seed, replicate=0, block=0)
+    chol = np.linalg.cholesky(covariance)
+    z = rng.standard_normal((n_draws, centre.size))
+    return np.asarray(centre + z @ chol.T, dtype=float)
+
+
+def emcee_draws(
+    f: Function,
+    centre: NDArray[np.float64],
+    scale: NDArray[np.float64],
+    n_draws: int,
+    seed: int,
+    *,
+    steps: int,
+    burn: int,
+) -> tuple[NDArray[np.float64], dict[str, Any]]:
+    """Draws from exp(−f/2) by emcee's affine-invariant ensemble sampler (extra
+    ``tfrsim[posterior]``). Walkers start in a ball of ``scale`` around ``centre``;
+    after ``burn`` steps the chain is thinned to ``n_draws``. Costly: every step
+    evaluates the objective once per walker."""
+    try:
+        import emcee
+    except ImportError:  # pragma: no cover - depends on the extra
+        raise PosteriorError(
+            "--method emcee needs the emcee package: pip install 'tfrsim[posterior]'"
+        ) from None
+    k = centre.size
+    walkers = max(2 * k + 2, 8)
+    rng = stream("posterior", seed=seed, replicate=0, block=2)
+    start = centre + scale * rng.standard_normal((walkers, k)) * 0.1
+    sampler = emcee.EnsembleSampler(walkers, k, lambda x: -0.5 * f(np.asarray(x)))
+    sampler._random = np.random.mtrand.RandomState(int(rng.integers(2**31)))
+    sampler.run_mcmc(start, steps, progress=False)
+    chain = sampler.get_chain(discard=burn, flat=True)
+    if chain.shape[0] < n_draws:
+        raise PosteriorError(
+            f"emcee kept {chain.shape[0]} samples after burn-in; need {n_draws} "
+            "(raise --mcmc-steps)"
+        )
+    pick = np.linspace(0, chain.shape[0] - 1, n_draws).round().astype(int)
+    info = {
+        "walkers": walkers,
+        "steps": steps,
+        "burn": burn,
+        "acceptance": float(np.mean(sampler.acceptance_fraction)),
+    }
+    return np.asarray(chain[pick], dtype=float), info
+
+
+def model_provenance(model: str = "calibrated", directory: Path | None = None) -> dict[str, Any]:
+    """The ``provenance`` mapping of a calibrated model YAML."""
+    path = (directory or MODEL_DIR) / f"{model}.yaml"
+    raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    prov = raw.get("provenance") if isinstance(raw, dict) else None
+    if not isinstance(prov, dict) or not prov.get("fitted_parameters"):
+        raise PosteriorError(
+            f"{path} has no provenance.fitted_parameters: only a model written by "
+            "tfrsim-calibrate knows what was fitted"
+        )
+    return {str(k): v for k, v in prov.items()}
+
+
+def natural_draws(
+    model: Any, names: Sequence[str], search_values: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Search-scale rows as natural values, through the objective's own mapping
+    (:func:`~tfrsim.calibration.objective.with_parameters`): model-agnostic."""
+    rows = []
+    for row in np.atleast_2d(search_values):
+        m = with_parameters(model, names, row)
+        rows.append([model_value(m, n) for n in names])
+    return np.asarray(rows, dtype=float)
+
+
+@dataclass(frozen=True)
+class PosteriorRun:
+    """What :func:`posterior` made: the draws and (for Laplace) the approximation."""
+
+    draws: PosteriorDraws
+    laplace: Laplace | None
+
+
+def posterior(
+    model: str = "calibrated",
+    *,
+    n_draws: int = N_DRAWS,
+    seed: int = 1,
+    method: str = "laplace",
+    fix: Sequence[str] = (),
+    n_per_trial: int | None = None,
+    objective_seed: int | None = None,
+    rise: float = 1.0,
+    step_ratio: float = 2.0,
+    max_condition: float = MAX_CONDITION,
+    targets: Targets | None = None,
+    designs: Mapping[str, Any] | None = None,
+    mcmc_steps: int = 400,
+    mcmc_burn: int = 200,
+) -> PosteriorRun:
+    """Parameter draws of the calibrated model config ``model``.
+
+    Parameters and the objective's size and seed come from the model YAML's
+    ``provenance`` (the objective it was minimised on), unless overridden.
+    """
+    prov = model_provenance(model)
+    names = [n for n in prov["fitted_parameters"] if n not in set(fix)]
+    unknown = sorted(set(fix) - set(prov["fitted_parameters"]))
+    if unknown:
+        raise PosteriorError(f"--fix names {unknown}, not fitted parameters of {model}")
+    if not names:
+        raise PosteriorError("--fix leaves no parameter to draw")
+    params = load_params([f"model={model}"])
+    n = int(n_per_trial or prov.get("n_per_trial") or 10_000)
+    oseed = int(objective_seed if objective_seed is not None else prov.get("seed", 1))
+    targets = targets or load_targets()
+    designs = designs or trial_designs(CALIBRATION_TRIALS)
+    objective = Objective(targets, params.model, names, n, oseed, designs)
+    x0 = objective.start()
+    lap: Laplace | None = None
+    extra: dict[str, Any] = {}
+    if method == "laplace":
+        lap = laplace(
+            objective, x0, names, rise=rise, step_ratio=step_ratio, max_condition=max_condition
+        )
+        search = gaussian_draws(lap.centre, lap.covariance, n_draws, seed)
+        extra = {
+            "search_centre": lap.centre.tolist(),
+            "search_covariance": lap.covariance.tolist(),
+            "search_sd": lap.sd.tolist(),
+            "steps": lap.steps.tolist(),
+            "step_ratio": step_ratio,
+            "sd_ratio_large_over_base_steps": lap.sd_ratio.tolist(),
+            "eigenvalues_correlation_form": lap.check.eigenvalues.tolist(),
+            "condition_number": lap.check.condition,
+            "objective_at_centre": lap.objective,
+            "evaluations": lap.evaluations,
+            "seconds": round(lap.seconds, 1),
+        }
+    elif method == "emcee":
+        began = time.perf_counter()
+        scale = np.full(x0.size, 0.1)
+        search, info = emcee_draws(
+            CachedFunction(objective), x0, scale, n_draws, seed, steps=mcmc_steps, burn=mcmc_burn
+        )
+        extra = {**info, "seconds": round(time.perf_counter() - began, 1)}
+    else:
+        raise PosteriorError(f"method must be 'laplace' or 'emcee'; got {method!r}")
+    values = natural_draws(params.model, names, search)
+    yaml_path = MODEL_DIR / f"{model}.yaml"
+    provenance = {
+        "written_by": "tfrsim.calibration.posterior",
+        "tfrsim_version": __version__,
+        "method": method,
+        "seed": seed,
+        "model_yaml": f"conf/model/{model}.yaml",
+        "model_yaml_sha256": model_yaml_hash(yaml_path),
+        "fixed_at_estimate": sorted(fix),
+        "objective": {
+            "n_per_trial": n,
+            "seed": oseed,
+            "trials": sorted({m.trial for m in targets.milestones}),
+            "fitted_to": list(prov.get("fitted_to", [])),
+        },
+        **extra,
+    }
+    draws = PosteriorDraws(
+        path=None,
+        model=model,
+        model_name=params.model_name,
+        parameters=tuple(names),
+        centre={nm: model_value(params.model, nm) for nm in names},
+        values=values,
+        provenance=provenance,
+    )
+    return PosteriorRun(draws=draws, laplace=lap)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tfrsim-posterior",
+        description="Parameter draws of the installed calibrated model (Laplace at the "
+        "calibration optimum, or emcee), written beside it as conf/model/<model>.draws.json.",
+    )
+    p.add_argument("--model", default="calibrated", help="conf/model/<model>.yaml (calibrated)")
+    p.add_argument("--n-draws", type=int, default=N_DRAWS, help=f"draws stored ({N_DRAWS})")
+    p.add_argument("--seed", type=int, default=1, help="seed of the draws (1)")
+    p.add_argument("--method", choices=("laplace", "emcee"), default="laplace")
+    p.add_argument("--fix", default="", help="fitted parameters held at their estimates, a,b")
+    p.add_argument("--n-per-trial", type=int, default=None, help="(the model's provenance)")
+    p.add_argument("--objective-seed", type=int, default=None, help="(the model's provenance)")
+    p.add_argument("--rise", type=float, default=1.0, help="objective rise per step (1)")
+    p.add_argument("--max-condition", type=float, default=MAX_CONDITION)
+    p.add_argument("--mcmc-steps", type=int, default=400)
+    p.add_argument("--mcmc-burn", type=int, default=200)
+    p.add_argument("--out", type=Path, default=None, help="(conf/model/<model>.draws.json)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``tfrsim-posterior`` / ``python -m tfrsim.calibration.posterior``."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = _parser().parse_args(argv)
+    fix = [s for s in args.fix.split(",") if s]
+    try:
+        run = posterior(
+            args.model,
+            n_draws=args.n_draws,
+            seed=args.seed,
+            method=args.method,
+            fix=fix,
+            n_per_trial=args.n_per_trial,
+            objective_seed=args.objective_seed,
+            rise=args.rise,
+            max_condition=args.max_condition,
+            mcmc_steps=args.mcmc_steps,
+            mcmc_burn=args.mcmc_burn,
+        )
+    except PosteriorError as err:
+        print(f"tfrsim-posterior: {err}", file=sys.stderr)
+        sys.exit(1)
+    out = args.out or draws_path(args.model)
+    write_text(out, run.draws.to_json())
+    d = run.draws
+    print(f"{'parameter':>24} {'estimate':>11} {'2.5%':>11} {'97.5%':>11}")
+    for j, name in enumerate(d.parameters):
+        lo, hi = np.percentile(d.values[:, j], [2.5, 97.5])
+        print(f"{name:>24} {d.centre[name]:11.4g} {lo:11.4g} {hi:11.4g}")
+    if run.laplace is not None:
+        lap = run.laplace
+        print(
+            f"Laplace: {lap.evaluations} evaluations in {lap.seconds:.0f} s; condition "
+            f"number {lap.check.condition:.3g}; SD ratio (steps x{d.provenance['step_ratio']:g}"
+            f" / base) {np.round(lap.sd_ratio, 2).tolist()}"
+        )
+        off = [
+            n
+            for n, r in zip(d.parameters, lap.sd_ratio, strict=True)
+            if not (1 / SD_RATIO_WARN <= r <= SD_RATIO_WARN)
+        ]
+        if off:
+            print(
+                f"WARNING: the SDs of {off} change by more than x{SD_RATIO_WARN:g} between the "
+                "two step sizes: the objective is not quadratic there (or its Monte-Carlo "
+                "roughness matters); the Gaussian form is poor along them — consider "
+                "--method emcee, or more patients per trial (--n-per-trial)"
+            )
+    print(f"wrote {d.n_draws} draws to {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,153 @@
+"""``tfrsim.predict``: a trial's design composed as ``tfrsim`` composes it, predicted with
+parameter uncertainty (:mod:`tfrsim.prediction`), published points scored.
+
+The command-line front end is :mod:`tfrsim.predict_cli` (``tfrsim-predict``).
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrsim.checks import ConfigError
+from tfrsim.config.compose import compose_config
+from tfrsim.config.translate import to_params
+from tfrsim.draws import PosteriorDraws, draws_for, load_draws
+from tfrsim.prediction import N_LARGE, TrialPrediction, predict_trial, score_published
+from tfrsim.study import StudyParams
+
+
+def search_path_override(config_dir: Path) -> str:
+    """The Hydra override that adds a user's config folder to the packaged search path."""
+    folder = Path(config_dir).expanduser().resolve()
+    if not folder.is_dir():
+        raise ConfigError("--config-dir", "must be an existing folder", str(config_dir))
+    return f"hydra.searchpath=[file://{folder}]"
+
+
+def load_design(overrides: Sequence[str] = (), config_dir: Path | None = None) -> StudyParams:
+    """A trial's design composed as ``tfrsim [--config-dir DIR] overrides`` would."""
+    extra = [search_path_override(config_dir)] if config_dir is not None else []
+    return to_params(compose_config([*extra, *overrides]))
+
+
+def reference_points(trial: str) -> pd.DataFrame | None:
+    """Published MRFS targets of a calibration trial (month, survival, lower, upper),
+    with ±1.96 SE where no CI was published; None for other trials."""
+    from tfrsim.reference import published_mrfs
+
+    try:
+        table = published_mrfs(trial, targets_only=True)
+    except (KeyError, ValueError):
+        return None
+    if table.empty:
+        return None
+    table = table.copy()
+    no_ci = table["lower"].isna() | table["upper"].isna()
+    table.loc[no_ci, "lower"] = table["survival"] - 1.959964 * table["se"]
+    table.loc[no_ci, "upper"] = table["survival"] + 1.959964 * table["se"]
+    return table[["month", "survival", "lower", "upper"]].reset_index(drop=True)
+
+
+def parse_point(text: str) -> tuple[float, float, float, float]:
+    """``MONTH:SURVIVAL[:LOWER:UPPER]`` (survival as a probability or a percentage)."""
+    parts = [float(p) for p in text.split(":")]
+    if len(parts) not in (2, 4):
+        raise ConfigError("--point", "must be MONTH:SURVIVAL or MONTH:SURVIVAL:LOWER:UPPER", text)
+    values = parts[1:]
+    if any(v > 1.0 for v in values):
+        values = [v / 100.0 for v in values]
+    lower, upper = (values[1], values[2]) if len(values) == 3 else (np.nan, np.nan)
+    return parts[0], values[0], lower, upper
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """:func:`predict`'s result: the prediction and the scored published points."""
+
+    prediction: TrialPrediction
+    draws: PosteriorDraws
+    published: pd.DataFrame | None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The prediction table with published columns where a point was given."""
+        table = self.prediction.table
+        if self.published is None or self.published.empty:
+            return table
+        cols = ["month", "published", "published_lower", "published_upper", "z", "inside"]
+        pub = self.published[cols].assign(quantity="mrfs")
+        return table.merge(pub, on=["quantity", "month"], how="left")
+
+    @property
+    def all_inside(self) -> bool | None:
+        """Every published point inside the 95 % prediction interval (None: no points)."""
+        if self.published is None or self.published.empty:
+            return None
+        return bool(self.published["inside"].all())
+
+
+def predict(
+    overrides: Sequence[str] = (),
+    *,
+    config_dir: Path | str | None = None,
+    draws: PosteriorDraws | Path | str | None = None,
+    published: pd.DataFrame | bool | None = True,
+    n_large: int = N_LARGE,
+    n_draws: int | None = None,
+    seed: int | None = None,
+    n_trial: int | None = None,
+) -> Prediction:
+    """Predict the trial the overrides describe (``["trial=stim1"]``).
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        Hydra overrides, as for ``tfrsim``.
+    config_dir : path, optional
+        A folder of your own YAMLs, added to the search path.
+    draws : PosteriorDraws or path, optional
+        Parameter draws (default: the packaged draws of the trial's model).
+    published : DataFrame, True or False/None
+        Points to score (columns month, survival, lower, upper); True: the reference
+        data of a calibration trial; False/None: none.
+    n_large, n_draws, seed, n_trial
+        See :func:`tfrsim.prediction.predict_trial`.
+
+    Returns
+    -------
+    Prediction
+    """
+    design = load_design(overrides, Path(config_dir) if config_dir is not None else None)
+    if draws is None:
+        stored = draws_for(design.model_name, design.model)
+    elif isinstance(draws, PosteriorDraws):
+        stored = draws
+    else:
+        stored = load_draws(draws)
+    points = reference_points(design.trial_name) if published is True else published
+    points = None if points is False or points is None or len(points) == 0 else points
+    months = list(design.analysis.milestones_months)
+    if points is not None:
+        months = sorted({*months, *points["month"].astype(float)})
+        last = max(months)
+        if last > design.follow_up.followup_months:
+            # As the calibration does: follow everyone to the last published month.
+            design = dataclasses.replace(
+                design,
+                follow_up=dataclasses.replace(design.follow_up, followup_months=last),
+            )
+    prediction = predict_trial(
+        design,
+        stored,
+        months=months,
+        n_trial=n_trial,
+        n_large=n_large,
+        n_draws=n_draws,
+        seed=seed,
+    )
+    scored = score_published(prediction, points) if points is not None else None
+    return Prediction(prediction=prediction, draws=stored, published=scored)

@@ -1,0 +1,181 @@
+"""``tfrsim-predict``: predict a stop trial from its design, with parameter uncertainty.
+
+Usage::
+
+    tfrsim-predict trial=stim1                          # a packaged trial
+    tfrsim-predict --config-dir my_conf trial=my_trial  # your own trial YAML
+    tfrsim-predict trial=stim1 cohort.n_patients=300 --n-draws 100
+
+The trial is composed exactly as ``tfrsim trial=...`` composes it (packaged config,
+your folder added to Hydra's search path). Each stored parameter draw of the model
+(``conf/model/<model>.draws.json``, :mod:`tfrsim.draws`) is simulated; see
+:mod:`tfrsim.prediction` for the two intervals. Published points of the calibration
+trials (:func:`tfrsim.reference.published_mrfs`) are scored against the prediction
+interval, as are points given with ``--point MONTH:SURVIVAL[:LOWER:UPPER]``. Writes
+``prediction.csv``, ``prediction.json`` and ``prediction.png`` into a new folder under
+``results/predict/`` and prints a short table.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfrsim.checks import ConfigError
+from tfrsim.draws import DrawsError
+from tfrsim.files import atomic_path, write_text
+from tfrsim.jsonsafe import json_safe
+from tfrsim.predict_api import Prediction, parse_point, predict
+from tfrsim.prediction import N_LARGE, prediction_record
+
+
+def format_prediction(result: Prediction) -> str:
+    """A short plain-text table (percentages for shares and survival)."""
+    p = result.prediction
+    lines = [
+        f"{p.design.trial_name}: n = {p.n_trial}, {p.n_draws} parameter draws x "
+        f"{p.n_large} patients ({p.n_cohorts} trial-sized cohorts each), seed {p.seed}",
+        f"{'quantity':>24} {'month':>5} {'expected':>8} {'95% (parameters)':>17} "
+        f"{'95% prediction':>16} {'published':>9} {'z':>5}",
+    ]
+    for r in result.table.to_dict("records"):
+        scale = 1.0 if r["quantity"] == "median_relapse_month" else 100.0
+        month = "" if not np.isfinite(r["month"]) else f"{r['month']:5.0f}"
+        pub = r.get("published", np.nan)
+        pub_text = f"{scale * pub:9.1f}" if pd.notna(pub) else f"{'':9}"
+        z_text = f"{r['z']:5.2f}" if pd.notna(r.get("z", np.nan)) else ""
+        mark = "" if pd.isna(pub) else ("  inside" if r["inside"] else "  OUTSIDE")
+        lines.append(
+            f"{r['quantity']:>24} {month:>5} {scale * r['expectation']:8.1f} "
+            f"[{scale * r['param_lower']:6.1f}, {scale * r['param_upper']:6.1f}] "
+            f"[{scale * r['pi_lower']:6.1f}, {scale * r['pi_upper']:6.1f}] {pub_text} "
+            f"{z_text:>5}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def write_prediction(result: Prediction, folder: Path) -> None:
+    """``prediction.csv``, ``prediction.json`` and ``prediction.png`` (same inputs and
+    seed ⇒ byte-identical CSV and JSON)."""
+    p = result.prediction
+    with atomic_path(folder / "prediction.csv") as tmp:
+        result.table.to_csv(tmp, index=False, float_format="%.10g")
+    record = {
+        **prediction_record(p, result.draws),
+        "all_published_inside": result.all_inside,
+        "table": result.table.to_dict("records"),
+        "curve": {"month": p.grid.tolist(), **{k: v.tolist() for k, v in p.curve.items()}},
+    }
+    write_text(folder / "prediction.json", json.dumps(json_safe(record), indent=1) + "\n")
+    from tfrsim.plots import close_figure
+    from tfrsim.plots.prediction import plot_prediction
+    from tfrsim.plots.style import DEFAULT_DPI, save_figure, trial_title
+
+    ax = plot_prediction(
+        p.grid,
+        p.curve,
+        n_trial=p.n_trial,
+        published=result.published,
+        title=f"{trial_title(p.design.trial_name)}: predicted with parameter uncertainty",
+    )
+    figure = ax.get_figure(root=True)
+    assert figure is not None
+    save_figure(figure, folder / "prediction", ("png",), DEFAULT_DPI)
+    close_figure(figure)
+
+
+def _new_folder(out: Path | None, trial: str) -> Path:
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=False)
+        return out
+    base = Path("results") / "predict" / f"{trial}_{time.strftime('%Y-%m-%d_%H-%M-%S')}"
+    for i in range(1000):
+        folder = base if i == 0 else base.with_name(f"{base.name}-{i + 1}")
+        try:
+            folder.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"could not create a new folder next to {base}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfrsim-predict",
+        description="Predict a stop trial from its design, with calibrated parameter "
+        "uncertainty (expectation, its 95%% interval, and a 95%% prediction interval).",
+    )
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. trial=stim1")
+    parser.add_argument("--config-dir", type=Path, default=None, help="a folder of your YAMLs")
+    parser.add_argument("--draws", type=Path, default=None, help="a draws file (packaged)")
+    parser.add_argument(
+        "--n-large", type=int, default=N_LARGE, help=f"patients simulated per draw ({N_LARGE})"
+    )
+    parser.add_argument("--n-draws", type=int, default=None, help="draws used (all stored)")
+    parser.add_argument(
+        "--n-trial",
+        type=int,
+        default=None,
+        help="trial size for the prediction interval (cohort.n_patients)",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="root seed (the config's)")
+    parser.add_argument(
+        "--point",
+        action="append",
+        default=None,
+        help="published point MONTH:SURVIVAL[:LOWER:UPPER] (repeatable)",
+    )
+    parser.add_argument(
+        "--no-published",
+        action="store_true",
+        help="do not score the reference data of a calibration trial",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output folder (new)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``tfrsim-predict``."""
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    began = time.perf_counter()
+    try:
+        for name in ("n_large", "n_draws", "n_trial"):
+            value = getattr(args, name)
+            if value is not None and value < 2:
+                raise ConfigError(f"--{name.replace('_', '-')}", "must be >= 2", value)
+        published: pd.DataFrame | bool | None = not args.no_published
+        if args.point:
+            rows = [parse_point(t) for t in args.point]
+            published = pd.DataFrame(rows, columns=["month", "survival", "lower", "upper"])
+        result = predict(
+            args.overrides,
+            config_dir=args.config_dir,
+            draws=args.draws,
+            published=published,
+            n_large=args.n_large,
+            n_draws=args.n_draws,
+            seed=args.seed,
+            n_trial=args.n_trial,
+        )
+    except (ConfigError, DrawsError) as err:
+        print(f"tfrsim-predict: {err}", file=sys.stderr)
+        sys.exit(2)
+    folder = _new_folder(args.out, result.prediction.design.trial_name)
+    write_prediction(result, folder)
+    print(format_prediction(result))
+    inside = result.all_inside
+    if inside is not None:
+        print(
+            f"published points inside the 95% prediction interval: {'all' if inside else 'NOT all'}"
+        )
+    print(f"output folder: {folder}  ({time.perf_counter() - began:.1f} s)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
