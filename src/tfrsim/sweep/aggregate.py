@@ -25,7 +25,7 @@ from tfrsim.exits import BAD_CONFIG, JOB_FAILED, OK, run_command
 from tfrsim.files import atomic_path
 from tfrsim.output import COMPLETE_MARKER, ERROR_FILE, IncompleteResultError, read_summary
 from tfrsim.output.report import write_sweep_report
-from tfrsim.sweep.naming import DEFAULT_SLUG, HASH_CHARS, slug
+from tfrsim.sweep.naming import DEFAULT_SLUG, HASH_CHARS, job_overrides, slug, swept_keys
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +151,14 @@ def expected_jobs(sweep_dir: Path) -> list[tuple[str, dict[str, Any]]] | None:
                 final[key] = [f"{key}={v}" for v in override.sweep_string_iterator()]
             else:
                 final[key] = [f"{key}={override.get_value_element_as_str()}"]
+        # The same naming as the job folders themselves (tfrsim.sweep.naming): the
+        # swept keys only.
+        grid = {str(k): v for k, v in (sweeper.get("params") or {}).items()}
+        swept = swept_keys([str(o) for o in (cfg.get("overrides") or {}).get("task") or []], grid)
         jobs = []
         for combination in product(*final.values()):
-            parsed = parser.parse_overrides(list(combination))
-            kept = sorted(str(o.input_line) for o in parsed if o.key_or_group not in exclude)
-            name = item_sep.join(kept).replace("=", kv_sep)
+            name = job_overrides(list(combination), swept, exclude=exclude)
+            name = name.replace(",", item_sep).replace("=", kv_sep)
             jobs.append((slug(name) if name else DEFAULT_SLUG, parse_overrides(list(combination))))
         return jobs
     except Exception as err:  # the grid is a cross-check: say so, never fail over it
@@ -225,12 +228,12 @@ def aggregate_sweep(sweep_dir: str | Path, *, progress: bool = False) -> pd.Data
     for job in tqdm(jobs, desc="aggregating", unit="job", disable=None if progress else True):
         rows.extend(job_rows(job))
     started = {_HASH_SUFFIX.sub("", job.name) for job in jobs}
-    for name, job_overrides in expected or []:
+    for name, overrides_of_job in expected or []:
         if name not in started:
             rows.append(
                 {
                     "job": name,
-                    **job_overrides,
+                    **overrides_of_job,
                     "status": NOT_STARTED,
                     "error": "no job folder: the job never started (the sweep was interrupted?)",
                     "estimand": "",
