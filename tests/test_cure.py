@@ -80,7 +80,7 @@ def test_gradient_equals_finite_differences() -> None:
     """The analytic gradient equals a forward-difference gradient (relative 1e-5)
     away from the optimum (catches a wrong derivative of the censored term)."""
     d, e, z, w = _simulate(9, 2000)
-    data = _Data(np.log(d), e, np.column_stack([np.ones(d.size), z]), w)
+    data = _Data(np.log(d), e, np.column_stack([np.ones(d.size), z]), w, np.ones(d.size))
     theta = TRUE + 0.1
     numeric = approx_fprime(theta, lambda th: _loglik_grad(th, data)[0], 1e-6)
     analytic = _loglik_grad(theta, data)[1]
