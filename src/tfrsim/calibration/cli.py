@@ -278,7 +278,7 @@ def run_reproduction(cfg: DictConfig) -> Path:
     rep = reproduce(
         model,
         load_targets(),
-        trial_designs(CALIBRATION_TRIALS, [f"model={p.model}"]),
+        trial_designs(CALIBRATION_TRIALS, [f"model={label}"]),
         n_patients=p.n_patients,
         n_replicates=p.n_replicates,
         seed=p.seed,
