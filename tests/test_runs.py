@@ -216,3 +216,36 @@ def test_reproduce_takes_the_model_option() -> None:
     override 'model'" (``model`` is a config group)."""
     cfg = compose_config(["model=clonal"], config_name="reproduce")
     assert cfg.model.name == "clonal"
+
+
+def test_reproduce_runs_end_to_end_with_a_model_option(tmp_path: Path) -> None:
+    """Bug (a merge regression): the trial designs were composed with the whole model
+    mapping as an override (``model={'name': ...}``), so every ``tfrsim-reproduce``
+    stopped with an override parse error. The command must run, write its files and
+    record the model option; at this tiny size the acceptance may fail (status 1)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "rep"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from tfrsim.calibration.cli import reproduce_main; reproduce_main()",
+            "model=clonal",
+            "n_patients=300",
+            "n_replicates=2",
+            f"hydra.run.dir={folder}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    summary = json.loads((folder / "reproduction.json").read_text(encoding="utf-8"))
+    assert summary["model"] == "clonal"
+    assert (folder / "reproduction.csv").is_file()
