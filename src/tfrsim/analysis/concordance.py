@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.stats import norm
 
 from tfrsim.jsonsafe import json_safe
 
@@ -201,6 +200,8 @@ def concordance_index(
     dfbeta = ((conc_i - disc_i) - (conc_i + disc_i + tied_i) * somers) / (2.0 * pairs)
     c_index = (somers + 1.0) / 2.0
     se = float(np.sqrt(np.sum(dfbeta**2)))
+    from scipy.stats import norm  # lazy: fast config translation
+
     z = float(norm.ppf(1.0 - alpha / 2.0))
     return ConcordanceResult(
         concordance=c_index,

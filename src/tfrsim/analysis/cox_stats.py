@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.stats import chi2
 
 from tfrsim.analysis.concordance import ConcordanceResult, concordance_index
 from tfrsim.analysis.efron import _efron_terms, _Ties, prepare
@@ -138,6 +137,8 @@ def cox_fit_statistics(
     null = cox_loglik(t, e, xm, np.zeros_like(beta), ties=ties)
     lr = 2.0 * (loglik - null)
     p = int(beta.size)
+    from scipy.stats import chi2  # here, not at import: fast config translation
+
     return CoxFitStatistics(
         loglik=loglik,
         loglik_null=null,

@@ -12,7 +12,6 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammaln
-from scipy.stats import chi2, norm
 
 #: Below this p-value the formatter prints a bound ("p < 1e-300"). ASSUMPTION: 1e-300
 #: is near the smallest normal double (2.2e-308), the point where printing a float p
@@ -68,6 +67,8 @@ def log10_p_chi2(statistic: ArrayLike, df: ArrayLike) -> NDArray[np.float64]:
         ``chi2.logsf(statistic, df) / ln 10``; finite where ``chi2.sf`` underflows.
     """
     x, k = np.broadcast_arrays(np.asarray(statistic, dtype=float), np.asarray(df, dtype=float))
+    from scipy.stats import chi2  # here, not at import: fast config translation
+
     ln_p = np.asarray(chi2.logsf(x, k), dtype=float)
     far = ~(ln_p > _CF_BELOW_LN) & np.isfinite(x) & (x / 2.0 > k / 2.0 + 1.0)
     if far.any():
@@ -84,6 +85,8 @@ def log10_p_normal(z: ArrayLike) -> NDArray[np.float64]:
     z : float or array
         Standard-normal statistic(s), e.g. coefficient / SE (dimensionless).
     """
+    from scipy.stats import norm  # here, not at import: fast config translation
+
     return np.asarray(
         (math.log(2.0) + norm.logsf(np.abs(np.asarray(z, dtype=float)))) / math.log(10.0),
         dtype=float,

@@ -68,3 +68,20 @@ def get_analysis(name: str) -> Analysis:
         return ANALYSES[name]
     except KeyError:
         raise KeyError(f"unknown analysis {name!r}; valid analyses: {sorted(ANALYSES)}") from None
+
+
+def register_lazy(name: str, module: str, function: str, columns: tuple[str, ...] = ()) -> Analysis:
+    """Register an analysis whose module is imported only when it first runs.
+
+    For analyses with heavy imports (scipy.optimize): registering them must not slow
+    down translating a config (e.g. refusing an oversized run in well under 2 s).
+    """
+    from importlib import import_module
+
+    def run(data: pd.DataFrame, params: Any) -> AnalysisOutput:
+        real = getattr(import_module(module), function)
+        output: AnalysisOutput = real(data, params)
+        return output
+
+    run.__doc__ = f"``{module}.{function}`` (imported on first use)."
+    return register_analysis(Analysis(name, run, columns))

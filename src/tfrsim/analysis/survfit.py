@@ -23,7 +23,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import norm
 
 from tfrsim.analysis.pvalues import log10_p_normal
 from tfrsim.jsonsafe import json_safe
@@ -116,6 +115,8 @@ class KMEstimate:
 def _z(alpha: float) -> float:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
+    from scipy.stats import norm  # here, not at import: fast config translation
+
     return float(norm.ppf(1.0 - alpha / 2.0))
 
 

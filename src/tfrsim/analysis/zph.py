@@ -30,7 +30,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.stats import chi2
 
 from tfrsim.analysis.efron import _risk, _second_sums, _tied, _Ties, prepare
 from tfrsim.analysis.pvalues import log10_p_chi2
@@ -244,6 +243,8 @@ def cox_zph(
         stats.append(statistic(np.arange(p)))
         dfs.append(p)
     chisq, df = np.asarray(stats, dtype=float), np.asarray(dfs, dtype=np.int64)
+    from scipy.stats import chi2  # here, not at import: fast config translation
+
     return ZphResult(
         terms=tuple(names),
         chisq=chisq,
