@@ -35,6 +35,19 @@ MAX_CLONES = 32
 MAX_MEAN_CLONES = 8.0
 
 
+def check_theta0(value: float) -> float:
+    """A mean clone count the simulator can draw without truncating Poisson(theta)."""
+    theta0 = c.positive("theta0", value, "clones per patient")
+    if theta0 > MAX_MEAN_CLONES:
+        raise c.ConfigError(
+            "theta0",
+            f"must be <= {MAX_MEAN_CLONES:g} clones per patient: the simulator draws at "
+            f"most {MAX_CLONES} clones per patient, which truncates Poisson(theta) above that",
+            theta0,
+        )
+    return theta0
+
+
 @dataclass(frozen=True)
 class ClonalParams:
     """Clonal reactivation model (DESIGN §4).
@@ -82,15 +95,7 @@ class ClonalParams:
     plateau_pct: float = 100.0
 
     def __post_init__(self) -> None:
-        theta0 = c.positive("theta0", self.theta0, "clones per patient")
-        if theta0 > MAX_MEAN_CLONES:
-            raise c.ConfigError(
-                "theta0",
-                f"must be <= {MAX_MEAN_CLONES:g} clones per patient: the simulator draws at "
-                f"most {MAX_CLONES} clones per patient, which truncates Poisson(theta) above that",
-                theta0,
-            )
-        object.__setattr__(self, "theta0", theta0)
+        object.__setattr__(self, "theta0", check_theta0(self.theta0))
         for name in ("latency_rate_per_month", "growth_rate_per_month"):
             object.__setattr__(self, name, c.positive(name, getattr(self, name), "per month"))
         for name in ("latency_sigma", "growth_sigma"):

@@ -46,7 +46,7 @@ from scipy import special
 
 from tfrsim import checks as c
 from tfrsim.cohort.sample import Cohort
-from tfrsim.disease.clonal import MAX_CLONES, MAX_MEAN_CLONES, poisson_inverse_cdf
+from tfrsim.disease.clonal import MAX_CLONES, MAX_MEAN_CLONES, check_theta0, poisson_inverse_cdf
 from tfrsim.disease.course import Course, first_crossing, linear_predictor
 from tfrsim.disease.params import MMR_PCT, CovariateEffects, check_course_levels
 from tfrsim.disease.registry import DiseaseModel, register_model
@@ -107,15 +107,7 @@ class ImmuneParams:
     plateau_pct: float = 100.0
 
     def __post_init__(self) -> None:
-        theta0 = c.positive("theta0", self.theta0, "clones per patient")
-        if theta0 > MAX_MEAN_CLONES:
-            raise c.ConfigError(
-                "theta0",
-                f"must be <= {MAX_MEAN_CLONES:g} clones per patient: the simulator draws at "
-                f"most {MAX_CLONES} clones per patient",
-                theta0,
-            )
-        object.__setattr__(self, "theta0", theta0)
+        object.__setattr__(self, "theta0", check_theta0(self.theta0))
         for name in ("latency_rate_per_month", "growth_rate_per_month", "escape_rate_per_month"):
             object.__setattr__(self, name, c.positive(name, getattr(self, name), "per month"))
         for name in ("latency_sigma", "growth_sigma", "ceiling_sigma"):

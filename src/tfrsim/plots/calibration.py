@@ -127,30 +127,7 @@ def plot_reproduction(
     )
     if marks and len(pts):
         inside = band_contains(trial, month, value)
-        ax.plot(
-            month[inside],
-            value[inside],
-            "o",
-            color=PASS_COLOUR,
-            mec="black",
-            mew=0.4,
-            ms=4.0,
-            zorder=4,
-            gid=PASS_GID,
-            label=f"published, inside band ({int(inside.sum())}/{inside.size})",
-        )
-        ax.plot(
-            month[~inside],
-            value[~inside],
-            "X",
-            color=FAIL_COLOUR,
-            mec="black",
-            mew=0.4,
-            ms=5.0,
-            zorder=4,
-            gid=FAIL_GID,
-            label=f"published, outside band ({int((~inside).sum())}/{inside.size})",
-        )
+        draw_pass_fail(ax, month, value, inside, where=" band")
     else:
         ax.plot(month, value, "o", color=PUBLISHED_COLOUR, ms=4.0, zorder=4, label="published")
     ax.plot([], [], color=PUBLISHED_COLOUR, lw=0.8, label="published 95% CI (or ±1.96 SE)")
@@ -169,3 +146,45 @@ def plot_reproduction(
     # MRFS stays above ~25 %: the lower left is free of data.
     ax.legend(loc="lower left", fontsize=SMALL_PT)
     return ax
+
+
+def draw_pass_fail(
+    ax: Axes,
+    month: np.ndarray,
+    value: np.ndarray,
+    inside: np.ndarray,
+    *,
+    where: str = "",
+    always_fail_marker: bool = True,
+) -> None:
+    """Published points as pass (circle) / fail (cross) marks with counts in the legend.
+
+    ``where`` names what a point is inside (" band", " the 95% PI", ...); the fail
+    marker is drawn even without failures (an empty legend count) unless
+    ``always_fail_marker`` is False.
+    """
+    ax.plot(
+        month[inside],
+        value[inside],
+        "o",
+        color=PASS_COLOUR,
+        mec="black",
+        mew=0.4,
+        ms=4.0,
+        zorder=4,
+        gid=PASS_GID,
+        label=f"published, inside{where} ({int(inside.sum())}/{inside.size})",
+    )
+    if always_fail_marker or (~inside).any():
+        ax.plot(
+            month[~inside],
+            value[~inside],
+            "X",
+            color=FAIL_COLOUR,
+            mec="black",
+            mew=0.4,
+            ms=5.0,
+            zorder=4,
+            gid=FAIL_GID,
+            label=f"published, outside{where} ({int((~inside).sum())}/{inside.size})",
+        )

@@ -7,12 +7,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import MultipleLocator, PercentFormatter
 
-from tfrsim.plots.calibration import FAIL_GID, PASS_GID
+from tfrsim.plots.calibration import draw_pass_fail
 from tfrsim.plots.figure import new_axes_mm
 from tfrsim.plots.style import (
     COLUMN_MM,
-    FAIL_COLOUR,
-    PASS_COLOUR,
     PUBLISHED_COLOUR,
     SIMULATED_COLOUR,
     SMALL_PT,
@@ -88,31 +86,7 @@ def plot_prediction(
             zorder=3,
         )
         inside = published["inside"].to_numpy(dtype=bool)
-        ax.plot(
-            month[inside],
-            value[inside],
-            "o",
-            color=PASS_COLOUR,
-            mec="black",
-            mew=0.4,
-            ms=4.0,
-            zorder=4,
-            gid=PASS_GID,
-            label=f"published, inside ({int(inside.sum())}/{inside.size})",
-        )
-        if (~inside).any():
-            ax.plot(
-                month[~inside],
-                value[~inside],
-                "X",
-                color=FAIL_COLOUR,
-                mec="black",
-                mew=0.4,
-                ms=5.0,
-                zorder=4,
-                gid=FAIL_GID,
-                label=f"published, outside ({int((~inside).sum())}/{inside.size})",
-            )
+        draw_pass_fail(ax, month, value, inside, always_fail_marker=False)
         ax.plot([], [], color=PUBLISHED_COLOUR, lw=0.8, label="published 95% CI")
         right = max(right, float(month.max()))
     ax.set_xlim(-0.03 * right, right * 1.05 if right > 0 else 1.0)
