@@ -14,6 +14,7 @@ the CDF of one clone's delay ``D`` (:func:`clone_delay_cdf`): proportional hazar
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -121,6 +122,52 @@ def poisson_inverse_cdf(
     return k
 
 
+def draw_clones(
+    cohort: Cohort,
+    params: Any,
+    *,
+    count_rng: np.random.Generator,
+    clone_rng: np.random.Generator,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Clone counts and per-clone latency and growth of the clonal-family models.
+
+    ``params`` has ``theta0``, ``effects``, ``latency_rate_per_month``,
+    ``latency_sigma``, ``growth_rate_per_month`` and ``growth_sigma``.
+
+    Returns
+    -------
+    n_clones : int64, (n,)
+    clone_patient : int64, (m,)
+        Patient of each clone, sorted.
+    latency_month, rate_per_month : float, (m,)
+        Month each clone leaves quiescence, and its growth rate.
+    """
+    n = len(cohort)
+    theta = params.theta0 * np.exp(linear_predictor(cohort, params.effects))
+    if n and theta.max() > MAX_MEAN_CLONES:
+        log.warning(
+            "%d patient(s) have a mean clone count above %g (max %.1f): their clone counts "
+            "are truncated at %d",
+            int(np.sum(theta > MAX_MEAN_CLONES)),
+            MAX_MEAN_CLONES,
+            theta.max(),
+            MAX_CLONES,
+        )
+    # Counts by inverse CDF and clone draws on a fixed (patient, clone slot) grid: a
+    # small change of any parameter moves each draw a little instead of reshuffling
+    # the stream, so a calibration objective under common random numbers is smooth;
+    # and patient i's draws do not depend on how many patients follow.
+    n_clones = poisson_inverse_cdf(count_rng.random(n), theta, MAX_CLONES)
+    slots = clone_rng.random((n, MAX_CLONES, 3))
+    clone_patient, slot = np.nonzero(np.arange(MAX_CLONES) < n_clones[:, None])
+    u = slots[clone_patient, slot].T
+    # Per clone: latency-rate normal, growth-rate normal, exponential latency.
+    alpha = params.latency_rate_per_month * np.exp(params.latency_sigma * special.ndtri(u[0]))
+    rate = params.growth_rate_per_month * np.exp(params.growth_sigma * special.ndtri(u[1]))
+    latency = -np.log1p(-u[2]) / alpha
+    return n_clones, clone_patient.astype(np.int64), latency, rate
+
+
 def simulate_clonal(cohort: Cohort, params: ClonalParams, *, rng: np.random.Generator) -> Course:
     """Simulate the latent course of every patient under the clonal model.
 
@@ -138,29 +185,10 @@ def simulate_clonal(cohort: Cohort, params: ClonalParams, *, rng: np.random.Gene
     Course
     """
     n = len(cohort)
-    theta = params.theta0 * np.exp(linear_predictor(cohort, params.effects))
-    if n and theta.max() > MAX_MEAN_CLONES:
-        log.warning(
-            "%d patient(s) have a mean clone count above %g (max %.1f): their clone counts "
-            "are truncated at %d",
-            int(np.sum(theta > MAX_MEAN_CLONES)),
-            MAX_MEAN_CLONES,
-            theta.max(),
-            MAX_CLONES,
-        )
     count_rng, clone_rng, residual_rng = rng.spawn(3)
-    # Counts by inverse CDF and clone draws on a fixed (patient, clone slot) grid: a
-    # small change of any parameter moves each draw a little instead of reshuffling
-    # the stream, so a calibration objective under common random numbers is smooth;
-    # and patient i's draws do not depend on how many patients follow.
-    n_clones = poisson_inverse_cdf(count_rng.random(n), theta, MAX_CLONES)
-    slots = clone_rng.random((n, MAX_CLONES, 3))
-    clone_patient, slot = np.nonzero(np.arange(MAX_CLONES) < n_clones[:, None])
-    u = slots[clone_patient, slot].T
-    # Per clone: latency-rate normal, growth-rate normal, exponential latency.
-    alpha = params.latency_rate_per_month * np.exp(params.latency_sigma * special.ndtri(u[0]))
-    rate = params.growth_rate_per_month * np.exp(params.growth_sigma * special.ndtri(u[1]))
-    latency = -np.log1p(-u[2]) / alpha
+    n_clones, clone_patient, latency, rate = draw_clones(
+        cohort, params, count_rng=count_rng, clone_rng=clone_rng
+    )
     crossing = latency + np.log(MMR_PCT / params.initial_pct) / rate
     residual = residual_levels(
         n, params.residual_median_pct, params.residual_sigma, rng=residual_rng

@@ -46,15 +46,13 @@ from scipy import special
 
 from tfrsim import checks as c
 from tfrsim.cohort.sample import Cohort
-from tfrsim.disease.clonal import MAX_CLONES, MAX_MEAN_CLONES, check_theta0, poisson_inverse_cdf
-from tfrsim.disease.course import Course, first_crossing, linear_predictor
+from tfrsim.disease.clonal import check_theta0, draw_clones
+from tfrsim.disease.course import Course, first_crossing
 from tfrsim.disease.params import MMR_PCT, CovariateEffects, check_course_levels
 from tfrsim.disease.registry import DiseaseModel, register_model
 
 log = logging.getLogger(__name__)
 
-#: Uniform draws per clone slot: latency rate, growth rate, latency.
-DRAWS_PER_CLONE = 3
 #: Uniform draws per patient: controlled or not, ceiling, escape month.
 DRAWS_PER_PATIENT = 3
 
@@ -185,25 +183,10 @@ def simulate_immune(cohort: Cohort, params: ImmuneParams, *, rng: np.random.Gene
         With per-clone ceilings and escape months (those of the clone's patient).
     """
     n = len(cohort)
-    theta = params.theta0 * np.exp(linear_predictor(cohort, params.effects))
-    if n and theta.max() > MAX_MEAN_CLONES:
-        log.warning(
-            "%d patient(s) have a mean clone count above %g: their clone counts are "
-            "truncated at %d",
-            int(np.sum(theta > MAX_MEAN_CLONES)),
-            MAX_MEAN_CLONES,
-            MAX_CLONES,
-        )
     count_rng, clone_rng, residual_rng, control_rng = rng.spawn(4)
-    # Inverse-CDF counts and a fixed (patient, slot) grid of clone draws, as in
-    # clonal.py: common random numbers make the calibration objective smooth.
-    n_clones = poisson_inverse_cdf(count_rng.random(n), theta, MAX_CLONES)
-    slots = clone_rng.random((n, MAX_CLONES, DRAWS_PER_CLONE))
-    clone_patient, slot = np.nonzero(np.arange(MAX_CLONES) < n_clones[:, None])
-    u = slots[clone_patient, slot].T
-    alpha = params.latency_rate_per_month * np.exp(params.latency_sigma * special.ndtri(u[0]))
-    rate = params.growth_rate_per_month * np.exp(params.growth_sigma * special.ndtri(u[1]))
-    onset = -np.log1p(-u[2]) / alpha
+    n_clones, clone_patient, onset, rate = draw_clones(
+        cohort, params, count_rng=count_rng, clone_rng=clone_rng
+    )
     patient_ceiling, patient_escape = patient_control(
         params, control_rng.random((n, DRAWS_PER_PATIENT)).T
     )
