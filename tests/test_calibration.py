@@ -236,3 +236,44 @@ def test_leave_one_trial_out_predicts_the_left_out_trial(tmp_path: Path) -> None
     loo = pd.read_csv(folder / "loo.csv")
     assert set(loo["trial"]) == {"twister"}
     assert np.allclose(loo["z"], (loo["simulated"] - loo["published"]) / loo["se"])
+
+
+def test_reproduction_bands_carry_parameter_uncertainty() -> None:
+    """Bug caught: ``tfrsim-reproduce`` bands that ignore the stored posterior draws
+    (sampling noise only), or draws that are loaded but never applied to the model.
+
+    For TWISTER (n = 40) the sampling-only 95 % band of KM MRFS at 24 months is
+    about ±1.96·sqrt(S(1-S)/40) ≈ ±0.15 around S ≈ 0.47 (binomial, no censoring
+    before 24 months). Parameter uncertainty adds variance, so the prediction band
+    is wider: with the installed draws its half-width exceeds the binomial one by
+    far more than the Monte-Carlo error of a 2.5 % quantile over 200 × 50 cohorts.
+    The same call without draws must stay within that binomial width.
+    """
+    from tfrsim.draws import installed_draws
+
+    model = load_params([]).model
+    designs = trial_designs(["twister"])
+    kwargs = dict(trials=("twister",), n_patients=2000, n_replicates=200, seed=5)
+    with_draws = reproduce(model, load_targets(), designs, draws=installed_draws(), **kwargs)
+    without = reproduce(model, load_targets(), designs, **kwargs)
+    assert with_draws.band == "parameters + sampling"
+    assert without.band == "sampling"
+
+    def half_width(rep: object) -> float:
+        row = rep.table.query("quantity == 'mrfs' and month == 24").iloc[0]  # type: ignore[attr-defined]
+        return float(row.band_upper - row.band_lower) / 2
+
+    s = float(without.table.query("quantity == 'mrfs'").iloc[0].simulated)
+    binomial = 1.96 * np.sqrt(s * (1 - s) / 40)
+    assert half_width(without) < binomial + 0.05
+    assert half_width(with_draws) > binomial + 0.05
+    assert bool(with_draws.table.query("quantity == 'mrfs'")["in_band"].all())
+
+
+def test_reproduce_rejects_an_unknown_uncertainty() -> None:
+    """Bug caught: a misspelt ``uncertainty=`` silently falling back to a default."""
+    from tfrsim.calibration.params import ReproduceParams
+    from tfrsim.checks import ConfigError
+
+    with pytest.raises(ConfigError, match="uncertainty"):
+        ReproduceParams(uncertainty="posterior_draws")

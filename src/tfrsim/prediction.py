@@ -238,7 +238,7 @@ def predict_trial(
     n_large: int = N_LARGE,
     n_draws: int | None = None,
     seed: int | None = None,
-    grid: Sequence[float] | None = None,
+    grid: Sequence[float] | NDArray[np.float64] | None = None,
     threads: int | None = None,
 ) -> TrialPrediction:
     """Predict one trial from its design under every parameter draw.

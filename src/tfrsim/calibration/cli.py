@@ -37,6 +37,7 @@ from tfrsim.checks import ConfigError
 from tfrsim.config.build import build
 from tfrsim.config.compose import CALIBRATION_TRIALS, CONFIG_DIR, load_params, trial_designs
 from tfrsim.config.translate import model_params, plain
+from tfrsim.draws import DrawsError, PosteriorDraws, draws_for
 from tfrsim.exits import run_command
 from tfrsim.files import atomic_path, write_text
 from tfrsim.output import RunDirNotEmptyError, ensure_fresh
@@ -264,6 +265,19 @@ def _leave_one_out(
     return folder
 
 
+def _reproduction_draws(uncertainty: str, model: Any) -> PosteriorDraws | None:
+    """The stored posterior draws the bands use (``ReproduceParams.uncertainty``)."""
+    if uncertainty == "none":
+        return None
+    try:
+        return draws_for(model_name_of(model), model)
+    except DrawsError:
+        if uncertainty == "posterior":
+            raise
+        log.info("no stored parameter draws for this model: bands show sampling only")
+        return None
+
+
 def run_reproduction(cfg: DictConfig) -> Path:
     """Run ``tfrsim-reproduce``; returns the run folder."""
     p: ReproduceParams = _translate(ReproduceParams, cfg)
@@ -282,6 +296,7 @@ def run_reproduction(cfg: DictConfig) -> Path:
         n_patients=p.n_patients,
         n_replicates=p.n_replicates,
         seed=p.seed,
+        draws=_reproduction_draws(p.uncertainty, model),
     )
     _write_reproduction(folder, rep, "reproduction")
     write_text(
@@ -292,6 +307,7 @@ def run_reproduction(cfg: DictConfig) -> Path:
                 "n_patients": rep.n_patients,
                 "n_replicates": rep.n_replicates,
                 "seed": p.seed,
+                "band": rep.band,
                 "accepted": rep.accepted,
                 "checks": rep.table.replace({np.nan: None}).to_dict("records"),
             },
@@ -301,6 +317,7 @@ def run_reproduction(cfg: DictConfig) -> Path:
         + "\n",
     )
     print(rep.table.round(3).to_string(index=False))
+    print(f"bands of trial-sized cohorts: {rep.band}")
     print(f"acceptance: {'met' if rep.accepted else 'NOT met'}; run folder: {folder}")
     if not rep.accepted:
         # A check command: failing acceptance is a failure (outputs are written first).

@@ -92,21 +92,33 @@ class CalibrateParams:
         object.__setattr__(self, "max_evaluations", budget)
 
 
+#: ``tfrsim-reproduce uncertainty=``: ``auto`` uses the model's stored posterior draws
+#: when it has them (the calibrated default does) and sampling-only bands otherwise;
+#: ``posterior`` requires the draws; ``none`` never uses them.
+REPRODUCE_UNCERTAINTY = ("auto", "posterior", "none")
+
+
 @dataclass(frozen=True)
 class ReproduceParams:
     """``tfrsim-reproduce``: the model and the sizes.
 
     ``model`` is the composed ``conf/model`` option (``tfrsim-reproduce model=clonal``,
     a config group as for ``tfrsim``; its settings can be overridden, e.g.
-    ``model.theta0=1.2``) or the name of one.
+    ``model.theta0=1.2``) or the name of one. ``uncertainty`` is one of
+    :data:`REPRODUCE_UNCERTAINTY`: whether the trial-sized bands include parameter
+    uncertainty from the model's stored posterior draws.
     """
 
     model: Any = "calibrated"
     n_patients: int = 20_000
     n_replicates: int = 200
     seed: int = 20070701
+    uncertainty: str = "auto"
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "uncertainty", c.one_of("uncertainty", self.uncertainty, REPRODUCE_UNCERTAINTY)
+        )
         object.__setattr__(self, "n_patients", c.positive_int("n_patients", self.n_patients))
         object.__setattr__(self, "n_replicates", c.positive_int("n_replicates", self.n_replicates))
         object.__setattr__(self, "seed", c.non_negative_int("seed", self.seed))

@@ -13,7 +13,9 @@ from tfrsim.analysis import survival_at
 from tfrsim.calibration.objective import trial_params, with_model
 from tfrsim.calibration.statistics import TrialStatistics, trial_statistics
 from tfrsim.calibration.targets import Targets
+from tfrsim.draws import PosteriorDraws
 from tfrsim.execution import simulate
+from tfrsim.prediction import N_LARGE, predict_trial
 from tfrsim.study import StudyParams
 
 #: z of a two-sided 95 % interval.
@@ -34,9 +36,17 @@ class TrialReproduction:
     survival : float array, shape (g,)
         KM MRFS of the large simulated cohort.
     band_lower, band_upper : float arrays, shape (g,)
-        2.5 % and 97.5 % points of KM MRFS across replicate cohorts of ``n_trial``.
+        95 % band of KM MRFS for a trial of ``n_trial`` patients: with parameter
+        draws, the prediction interval of :func:`tfrsim.prediction.predict_trial`
+        (parameter uncertainty and sampling); without, the 2.5 % and 97.5 % points
+        across replicate cohorts at the point estimate (sampling only).
     statistics : TrialStatistics
         Milestones and timing of the large cohort.
+    band : str, default "sampling"
+        What the band holds: ``"parameters + sampling"`` or ``"sampling"``.
+    param_lower, param_upper : float arrays, shape (g,), optional
+        With parameter draws, the 95 % interval of the expectation (parameter
+        uncertainty alone).
     """
 
     trial: str
@@ -46,6 +56,9 @@ class TrialReproduction:
     band_lower: NDArray[np.float64]
     band_upper: NDArray[np.float64]
     statistics: TrialStatistics
+    band: str = "sampling"
+    param_lower: NDArray[np.float64] | None = None
+    param_upper: NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,13 +68,19 @@ class Reproduction:
     ``table`` columns: trial, quantity, month, published, lower, upper (published 95 %
     interval: the CI, or ±1.96 SE where the SE is binomial), se, simulated, residual
     (in SE units), inside (bool), acceptance (the rule applied), mc_se (Monte-Carlo SE
-    of a simulated milestone).
+    of a simulated milestone), band_lower, band_upper (the trial's 95 % band at the
+    milestone: see :class:`TrialReproduction`), in_band (published point inside it).
     """
 
     trials: dict[str, TrialReproduction]
     table: pd.DataFrame
     n_patients: int
     n_replicates: int
+
+    @property
+    def band(self) -> str:
+        """What the bands hold (``"parameters + sampling"`` or ``"sampling"``)."""
+        return next(iter(self.trials.values())).band if self.trials else "sampling"
 
     @property
     def accepted(self) -> bool:
@@ -79,8 +98,15 @@ def reproduce_trial(
     n_replicates: int,
     seed: int,
     months: NDArray[np.float64],
+    draws: PosteriorDraws | None = None,
 ) -> TrialReproduction:
-    """Simulate one trial: a large cohort for the curve, trial-sized cohorts for a band."""
+    """Simulate one trial: a large cohort for the curve, trial-sized cohorts for a band.
+
+    With ``draws`` (the stored posterior draws of ``model``) the band is the 95 %
+    prediction interval of :func:`tfrsim.prediction.predict_trial`, the machinery of
+    ``tfrsim-predict``: each draw simulates its own trial-sized cohorts, so the band
+    holds parameter uncertainty as well as sampling. Without, it is sampling alone.
+    """
     last = max(targets.months(trial) or [0.0])
     params = trial_params(design, n_patients, seed, last)
     params = with_model(params, model)
@@ -91,6 +117,31 @@ def reproduce_trial(
         large, stats_months, after=(t.twister_late_after_month,), by=(t.twister_early_by_month,)
     )
     n_trial = _published_size(trial)
+    survival = survival_at(
+        large["duration_months"].to_numpy(float), large["event"].to_numpy(bool), months
+    )
+    if draws is not None:
+        predicted = predict_trial(
+            params,
+            draws,
+            months=[],
+            n_trial=n_trial,
+            n_large=max(N_LARGE, n_trial),
+            seed=seed + 1,
+            grid=months,
+        )
+        return TrialReproduction(
+            trial=trial,
+            n_trial=n_trial,
+            months=months,
+            survival=survival,
+            band_lower=predicted.curve["pi_lower"],
+            band_upper=predicted.curve["pi_upper"],
+            statistics=statistics,
+            band="parameters + sampling",
+            param_lower=predicted.curve["param_lower"],
+            param_upper=predicted.curve["param_upper"],
+        )
     # Replicates are consecutive blocks of one cohort from another seed: patients are
     # independent, so each block is a trial-sized cohort.
     reps = simulate(
@@ -111,9 +162,7 @@ def reproduce_trial(
         trial=trial,
         n_trial=n_trial,
         months=months,
-        survival=survival_at(
-            large["duration_months"].to_numpy(float), large["event"].to_numpy(bool), months
-        ),
+        survival=survival,
         band_lower=np.percentile(curves, 2.5, axis=0),
         band_upper=np.percentile(curves, 97.5, axis=0),
         statistics=statistics,
@@ -135,12 +184,19 @@ def reproduce(
     n_patients: int = 20_000,
     n_replicates: int = 200,
     seed: int = 1,
+    draws: PosteriorDraws | None = None,
 ) -> Reproduction:
     """Reproduce every trial and check the acceptance criteria.
 
     Acceptance: each simulated milestone inside the published 95 % CI (or within
     1.96 SE where the SE is binomial); STIM1 median relapse month among relapsers in
     [2, 3.5]; TWISTER share of relapses after month 27 at most 12 %.
+
+    With ``draws`` (the model's stored posterior draws) each trial's band is the
+    95 % prediction interval for a trial of its published size, parameter uncertainty
+    included (:func:`reproduce_trial`); the table's ``band_lower``, ``band_upper`` and
+    ``in_band`` give it at each published milestone (informative: acceptance is on
+    the large-cohort curve).
     """
     out: dict[str, TrialReproduction] = {}
     rows = []
@@ -156,6 +212,7 @@ def reproduce(
             n_replicates=n_replicates,
             seed=seed,
             months=grid,
+            draws=draws,
         )
         out[trial] = rep
         s = rep.statistics
@@ -236,4 +293,18 @@ def reproduce(
     table["mc_se"] = np.where(
         mrfs, np.sqrt(table["simulated"] * (1 - table["simulated"]) / n_patients), np.nan
     )
+    bands: list[tuple[float, float, bool | None]] = []
+    for trial, quantity, month, published in zip(
+        table["trial"], table["quantity"], table["month"], table["published"], strict=True
+    ):
+        if quantity != "mrfs":
+            bands.append((np.nan, np.nan, None))
+            continue
+        rep = out[str(trial)]
+        at = max(int(np.searchsorted(rep.months, float(month), side="right")) - 1, 0)
+        lo, hi = float(rep.band_lower[at]), float(rep.band_upper[at])
+        bands.append((lo, hi, lo <= float(published) <= hi))
+    table["band_lower"] = [b[0] for b in bands]
+    table["band_upper"] = [b[1] for b in bands]
+    table["in_band"] = pd.array([b[2] for b in bands], dtype="boolean")
     return Reproduction(trials=out, table=table, n_patients=n_patients, n_replicates=n_replicates)

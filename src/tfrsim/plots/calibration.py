@@ -101,7 +101,11 @@ def plot_reproduction(
         color=SIMULATED_COLOUR,
         alpha=0.2,
         lw=0,
-        label=f"95% of simulated trials of n = {trial.n_trial}",
+        label=(
+            f"95% prediction band, n = {trial.n_trial} (parameters + sampling)"
+            if getattr(trial, "band", "sampling") != "sampling"
+            else f"95% of simulated trials of n = {trial.n_trial}"
+        ),
     )
     ax.step(
         trial.months,
