@@ -141,7 +141,7 @@ def test_ceiling_respected_and_course_consistent_with_crossing_times() -> None:
     only after the escape, or not resuming growth after escape; and crossing times
     inconsistent with the sampled levels.
     """
-    model, cohort = _cohort()
+    model, cohort = _cohort(extra=("model.oscillation_log10=0",))
     course = immune.simulate_immune(cohort, model, rng=stream("disease", seed=8, replicate=0))
     assert course.clone_ceiling_pct is not None
     assert course.clone_escape_month is not None
@@ -180,6 +180,66 @@ def test_ceiling_respected_and_course_consistent_with_crossing_times() -> None:
     ok = np.isfinite(t)
     np.testing.assert_allclose(
         (course.bcr_abl_pct(at)[single, 0] - course.residual_pct[single])[ok], MMR_PCT, rtol=1e-6
+    )
+
+
+def test_oscillation_follows_its_formula_and_never_raises_the_burden() -> None:
+    """A controlled single-clone patient, from the month T its clone reaches the
+    ceiling c until escape E, sits at c 10^(-A (1 - cos(2 pi (t - T) / P)) / 2)
+    (hand formula, here at random months in [T, E)); before T and after E the
+    oscillation plays no part, so the crossing times of MMR stay consistent with the
+    sampled levels.
+
+    Catches: the oscillation starting at stop instead of at T (it would delay first
+    positives), a wrong phase (starting at a trough), the period or depth misapplied
+    (e.g. natural log for log10), or the oscillation raising the level above the
+    ceiling.
+    """
+    amplitude, period = 1.7, 5.0
+    model, cohort = _cohort(
+        extra=(f"model.oscillation_log10={amplitude}", f"model.oscillation_period_months={period}")
+    )
+    course = immune.simulate_immune(cohort, model, rng=stream("disease", seed=12, replicate=0))
+    assert course.clone_ceiling_pct is not None
+    assert course.clone_escape_month is not None
+    single = np.flatnonzero(course.n_clones == 1)
+    owner = np.searchsorted(course.clone_patient, single)
+    ceiling = course.clone_ceiling_pct[owner]
+    escape = course.clone_escape_month[owner]
+    rate = course.clone_rate_per_month[owner]
+    reach = course.clone_onset_month[owner] + np.log(ceiling / model.initial_pct) / rate
+    held = np.isfinite(ceiling) & (ceiling > model.initial_pct) & (reach < escape - 0.01)
+    assert held.sum() > 1000
+    rows = single[held]
+    r_, e_, c_ = reach[held], escape[held], ceiling[held]
+    u = np.random.default_rng(0).random(rows.size)
+    t = r_ + u * np.minimum(e_ - r_ - 1e-6, 40.0)
+    months = np.full((len(course), 2), np.nan)
+    months[rows] = np.c_[t, r_ - 0.01]
+    level = course.bcr_abl_pct(months)[rows] - course.residual_pct[rows, None]
+    expected = c_ * 10 ** (-amplitude * (1 - np.cos(2 * np.pi * (t - r_) / period)) / 2)
+    np.testing.assert_allclose(level[:, 0], expected, rtol=1e-6)
+    assert np.all(level[:, 0] <= c_ * (1 + 1e-9))
+    # Half a period after T the burden is at its trough, A logs below the ceiling.
+    months[rows] = np.c_[r_ + period / 2, r_ + period]
+    ok = r_ + period < e_
+    level = course.bcr_abl_pct(months)[rows] - course.residual_pct[rows, None]
+    np.testing.assert_allclose(level[ok, 0], c_[ok] * 10**-amplitude, rtol=1e-6)
+    np.testing.assert_allclose(level[ok, 1], c_[ok], rtol=1e-6)
+    # Just before T the clone is still rising freely (no oscillation before T).
+    before = model.initial_pct * np.exp(
+        rate[held] * (r_ - 0.01 - course.clone_onset_month[owner][held])
+    )
+    months[rows] = np.c_[r_ - 0.01, r_ - 0.01]
+    level = course.bcr_abl_pct(months)[rows, 0] - course.residual_pct[rows]
+    np.testing.assert_allclose(level, before, rtol=1e-9)
+    # The latent MMR crossing is unchanged by the oscillation and matches the levels.
+    mmr = _first_above(course, model, MMR_PCT)[single]
+    at = np.full((len(course), 1), np.nan)
+    at[single] = mmr[:, None]
+    fine = np.isfinite(mmr)
+    np.testing.assert_allclose(
+        (course.bcr_abl_pct(at)[single, 0] - course.residual_pct[single])[fine], MMR_PCT, rtol=1e-6
     )
 
 

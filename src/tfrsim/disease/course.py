@@ -42,6 +42,19 @@ class Course:
         controlled). Until then a clone that has reached the ceiling is held there,
         and the patient's not-yet-escaped clones together are capped at the ceiling;
         afterwards each clone grows again from where it was held.
+    clone_cycle_month : float, shape (m,), optional
+        Month the clone's patient's controlled burden first reaches its ceiling
+        (``inf`` if it never does before escape); from then until escape the ceiling
+        oscillates (``oscillation_log10``).
+    oscillation_log10 : float, default 0
+        Depth of the immune oscillation of a controlled patient (log10): from the cycle
+        month on, the controlled burden is capped at
+        ``c * 10 ** (-A (1 - cos(2 pi (t - T) / P)) / 2)``, falling from the ceiling to
+        ``A`` logs below it and back every ``P`` months (Clapp et al. Cancer Res 2015).
+        It never raises the burden, so latent MMR-loss and first-crossing times of
+        levels below the ceiling are those without oscillation.
+    oscillation_period_months : float, default inf
+        ``P``.
     """
 
     relapse_month: NDArray[np.float64]
@@ -54,6 +67,9 @@ class Course:
     plateau_pct: float
     clone_ceiling_pct: NDArray[np.float64] | None = None
     clone_escape_month: NDArray[np.float64] | None = None
+    clone_cycle_month: NDArray[np.float64] | None = None
+    oscillation_log10: float = 0.0
+    oscillation_period_months: float = float("inf")
 
     def __len__(self) -> int:
         return int(self.relapse_month.shape[0])
@@ -93,9 +109,22 @@ class Course:
         under &= np.isfinite(self.clone_ceiling_pct)[:, None]
         controlled = np.add.reduceat(np.where(under, clone, 0.0), starts, axis=0)
         ceiling = self.clone_ceiling_pct[starts][:, None]
+        if self.oscillation_log10 > 0 and self.clone_cycle_month is not None:
+            ceiling = ceiling * self._oscillation(months[owners], self.clone_cycle_month[starts])
         level[owners] += np.add.reduceat(np.where(under, 0.0, clone), starts, axis=0)
         level[owners] += np.minimum(controlled, ceiling)
         return level
+
+    def _oscillation(
+        self, months: NDArray[np.float64], cycle_month: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Factor (<= 1) on the ceiling at ``months`` (k, v) of patients whose cycle
+        starts at ``cycle_month`` (k,): 1 before it, a cosine in log10 after."""
+        with np.errstate(invalid="ignore"):
+            since = np.maximum(months - cycle_month[:, None], 0.0)
+        since = np.where(np.isfinite(since), since, 0.0)
+        phase = 2.0 * np.pi * since / self.oscillation_period_months
+        return np.asarray(10.0 ** (-0.5 * self.oscillation_log10 * (1.0 - np.cos(phase))))
 
     def _held_months(self, clone_months: NDArray[np.float64]) -> NDArray[np.float64]:
         """Months each clone has spent held at its ceiling by ``clone_months`` (m, v)."""

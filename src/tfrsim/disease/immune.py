@@ -86,6 +86,13 @@ class ImmuneParams:
         Effects on ``log theta`` (``depth_per_log`` included).
     plateau_pct : float, default 100
         Saturation level of a growing clone (% IS); keeps trajectories finite.
+    oscillation_log10 : float, default 0
+        Depth ``A`` (log10) of the immune oscillation of a controlled patient: once its
+        controlled burden has reached the ceiling, the ceiling falls ``A`` logs and
+        comes back every ``oscillation_period_months`` (a cosine in log10; Clapp et al.
+        Cancer Res 2015) until escape. 0: held flat at the ceiling.
+    oscillation_period_months : float, default 6
+        Period ``P`` of that oscillation (months).
     """
 
     theta0: float
@@ -103,9 +110,21 @@ class ImmuneParams:
     residual_depth_slope: float
     effects: CovariateEffects
     plateau_pct: float = 100.0
+    oscillation_log10: float = 0.0
+    oscillation_period_months: float = 6.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "theta0", check_theta0(self.theta0))
+        object.__setattr__(
+            self,
+            "oscillation_log10",
+            c.non_negative("oscillation_log10", self.oscillation_log10, "log10"),
+        )
+        object.__setattr__(
+            self,
+            "oscillation_period_months",
+            c.positive("oscillation_period_months", self.oscillation_period_months, "months"),
+        )
         for name in ("latency_rate_per_month", "growth_rate_per_month", "escape_rate_per_month"):
             object.__setattr__(self, name, c.positive(name, getattr(self, name), "per month"))
         for name in ("latency_sigma", "growth_sigma", "ceiling_sigma"):
@@ -166,6 +185,30 @@ def level_crossing(
     return np.asarray(np.where(held, np.maximum(free, after), free))
 
 
+def control_cycle_month(
+    clone_patient: NDArray[np.int64],
+    onset: NDArray[np.float64],
+    rate: NDArray[np.float64],
+    initial_pct: float,
+    ceiling: NDArray[np.float64],
+    escape: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Month each clone's patient first has a clone at its ceiling before escape.
+
+    The earliest ``L + log(c / c0) / r`` among the patient's controlled clones that
+    reach ``c`` before ``E`` (``inf`` if none): the start of the immune oscillation.
+    Returned per clone (the patient's value), shape of ``onset``.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reach = onset + np.log(ceiling / initial_pct) / rate
+    reach = np.where(np.isfinite(ceiling) & (reach < escape), reach, np.inf)
+    if reach.size == 0:
+        return reach
+    starts = np.flatnonzero(np.r_[True, np.diff(clone_patient) != 0])
+    first = np.minimum.reduceat(reach, starts)
+    return np.asarray(np.repeat(first, np.diff(np.r_[starts, reach.size])))
+
+
 def simulate_immune(cohort: Cohort, params: ImmuneParams, *, rng: np.random.Generator) -> Course:
     """Simulate the latent course of every patient under the immune-control model.
 
@@ -193,6 +236,7 @@ def simulate_immune(cohort: Cohort, params: ImmuneParams, *, rng: np.random.Gene
     ceiling = patient_ceiling[clone_patient]
     escape = patient_escape[clone_patient]
     crossing = level_crossing(MMR_PCT, onset, rate, params.initial_pct, ceiling, escape)
+    cycle = control_cycle_month(clone_patient, onset, rate, params.initial_pct, ceiling, escape)
     residual = residual_median(params, cohort.depth_log) * np.exp(
         params.residual_sigma * residual_rng.standard_normal(n)
     )
@@ -207,6 +251,9 @@ def simulate_immune(cohort: Cohort, params: ImmuneParams, *, rng: np.random.Gene
         plateau_pct=params.plateau_pct,
         clone_ceiling_pct=ceiling,
         clone_escape_month=escape,
+        clone_cycle_month=cycle,
+        oscillation_log10=params.oscillation_log10,
+        oscillation_period_months=params.oscillation_period_months,
     )
 
 
