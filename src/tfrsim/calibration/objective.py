@@ -52,7 +52,7 @@ FITTABLE: tuple[str, ...] = (
     "residual_sigma",
 )
 #: Extra targets beyond the milestones and timing facts (module docstring).
-EXTRA_TARGETS: tuple[str, ...] = ("fluctuation", "restart_mix")
+EXTRA_TARGETS: tuple[str, ...] = ("fluctuation", "restart_mix", "duration_gain")
 #: Covariate effects that may be fitted (raw scale), each with a Gaussian prior from a
 #: published estimate that enters the objective as ((value - mean) / sd)^2.
 #: - prior_ifn: prior IFN vs none, sHR 0.53 [0.28, 1.01] (Hernandez-Boluda, Blood
@@ -383,6 +383,21 @@ class Objective:
                     binomial_deviance(r.without_mmr_loss, r.restarts, share),
                 )
             )
+        if "duration_gain" in self.extra_targets:
+            g = self.targets.duration_gain
+            gain = duration_gain(model, g.month, g.from_years)
+            extra.append(
+                (
+                    g.source,
+                    "mrfs_gain_per_imatinib_year",
+                    g.month,
+                    g.gain,
+                    gain,
+                    g.se,
+                    (gain - g.gain) / g.se,
+                    ((gain - g.gain) / g.se) ** 2,
+                )
+            )
         if extra:
             table = pd.concat(
                 [table, pd.DataFrame(extra, columns=table.columns)], ignore_index=True
@@ -394,6 +409,22 @@ class Objective:
 
     def __call__(self, log_values: NDArray[np.float64]) -> float:
         return self.evaluate(np.asarray(log_values, dtype=float)).objective
+
+
+def duration_gain(model: Any, month: float, from_years: float) -> float:
+    """Latent MMR-loss-free survival at ``month`` gained by one more year of imatinib.
+
+    From ``from_years`` to ``from_years + 1`` years, every other covariate at its
+    reference, on the model's closed form (:attr:`DiseaseModel.survival`); NaN for a
+    model without one (the objective then charges :data:`NAN_TERM_PENALTY`).
+    """
+    survival = MODELS[model_name_of(model)].survival
+    if survival is None:
+        return float("nan")
+    beta = model.effects.tki_per_year
+    eta = beta * (np.array([from_years, from_years + 1.0]) - model.effects.tki_ref_years)
+    s = np.asarray(survival(np.full(2, month), model, eta), dtype=float)
+    return float(s[1] - s[0])
 
 
 def binomial_deviance(k: int, n: int, p: float) -> float:
