@@ -25,7 +25,8 @@ NAMES = ("theta0", "latency_sigma", "effects.prior_ifn")
 @pytest.fixture(scope="module")
 def fake_draws() -> PosteriorDraws:
     """Draws around the calibrated model (log-SD 0.15 for the positive parameters)."""
-    model = load_params(["model=calibrated"]).model
+    params = load_params(["model=calibrated"])
+    model = params.model
     centre = {n: model_value(model, n) for n in NAMES}
     rng = np.random.default_rng(0)
     z = rng.standard_normal((20, 3))
@@ -36,7 +37,9 @@ def fake_draws() -> PosteriorDraws:
             centre["effects.prior_ifn"] + 0.2 * z[:, 2],
         ]
     )
-    return PosteriorDraws(None, "calibrated", "clonal", NAMES, centre, values, {"method": "t"})
+    return PosteriorDraws(
+        None, "calibrated", params.model_name, NAMES, centre, values, {"method": "t"}
+    )
 
 
 def test_grouped_km_equals_survival_at() -> None:
