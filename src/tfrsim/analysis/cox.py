@@ -278,7 +278,15 @@ def _ph_test(
     for i, name in enumerate(names):
         term = "sokal_group" if name.startswith("sokal_") and name != "sokal_score" else name
         terms.setdefault(term, []).append(i)
-    z = cox_zph(durations, events, x, fit.coef, terms, transform=transform)  # type: ignore[arg-type]
+    z = cox_zph(
+        durations,
+        events,
+        x,
+        fit.coef,
+        terms,
+        transform=transform,  # type: ignore[arg-type]
+        ties=fit.ties,
+    )
     return pd.DataFrame(
         {
             "covariate": list(z.terms),
@@ -399,7 +407,9 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
         except Exception as exc:  # the test re-fits pieces of the model; never fatal
             notes.append(f"PH test failed: {type(exc).__name__}: {' '.join(str(exc).split())}")
     try:
-        statistics = cox_fit_statistics(kept_durations, kept_events, x, fitted.coef)
+        statistics = cox_fit_statistics(
+            kept_durations, kept_events, x, fitted.coef, ties=fitted.ties
+        )
     except Exception as exc:  # reported, never fatal
         statistics = None
         notes.append(f"fit statistics failed: {type(exc).__name__}: {exc}")
