@@ -425,3 +425,40 @@ def test_analyse_to_frame_is_long_and_tidy(small):
     assert {"km", "cox", "logrank"} <= set(long["analysis"])
     pick = long[(long["estimand"] == "mrfs") & (long["group"] == "low") & (long["month"] == 12.0)]
     assert pick["value"].tolist() == pytest.approx([0.4])
+
+
+@pytest.mark.parametrize(
+    "recode",
+    [
+        lambda c: c.astype(str),  # plain strings: compared as labels
+        lambda c: c.cat.reorder_categories(["high", "low", "intermediate"]),  # other order
+        lambda c: c.cat.add_categories(["unused"]).cat.remove_unused_categories(),
+    ],
+)
+def test_analyses_on_sokal_codes_equal_analyses_on_labels(recode):
+    """Every analysis reads the Sokal groups from the categorical's codes; a table whose
+    groups are plain strings, or a categorical with its categories in another order,
+    gives identical tables.
+
+    Catches: a code mapped to the wrong group (e.g. assuming the categories are in
+    risk order), the reference group taken by position instead of by name.
+    """
+    data = tied_cohort(3_000, seed=5)
+    params = replace(PARAMS, methods=("km", "logrank", "cox", "rmst", "median"))
+    expected = analyse(data, params).tables()
+    other = analyse(data.assign(sokal_group=recode(data["sokal_group"])), params).tables()
+    assert list(other) == list(expected)
+    for stem, table in expected.items():
+        pd.testing.assert_frame_equal(other[stem], table, check_exact=True)
+
+
+def test_sokal_check_names_unknown_groups_of_a_categorical(small):
+    """A categorical with a label outside the Sokal groups is refused, naming it.
+
+    Catches: the codes path skipping the label check.
+    """
+    bad = small.assign(
+        sokal_group=pd.Categorical(["low"] * (len(small) - 1) + ["medium"], ordered=False)
+    )
+    with pytest.raises(ValueError, match="medium"):
+        fit_km(bad, PARAMS)

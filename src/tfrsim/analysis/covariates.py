@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tfrsim.analysis.columns import sokal_codes
 from tfrsim.analysis.params import COX_COVARIATES
 from tfrsim.cohort.params import SOKAL_GROUPS
 
@@ -77,6 +78,16 @@ def _raw_columns(data: pd.DataFrame, covariates: tuple[str, ...]) -> pd.DataFram
     for name in covariates:
         values = data[name]
         if name == "sokal_group":
+            coded = sokal_codes(values)
+            if coded is not None:  # categorical: indicators from its codes
+                codes, categories = coded
+                unknown = codes < 0
+                for g in SOKAL_GROUPS:
+                    if g != SOKAL_REFERENCE:
+                        hit = codes == categories.index(g) if g in categories else codes < -1
+                        indicator = np.where(unknown, np.nan, hit.astype(float))
+                        columns[f"sokal_{g}"] = pd.Series(indicator, index=data.index)
+                continue
             labels = values.astype("string")
             for g in SOKAL_GROUPS:
                 if g != SOKAL_REFERENCE:
