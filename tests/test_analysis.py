@@ -462,3 +462,32 @@ def test_sokal_check_names_unknown_groups_of_a_categorical(small):
     )
     with pytest.raises(ValueError, match="medium"):
         fit_km(bad, PARAMS)
+
+
+def test_km_and_logrank_from_counts_equal_lifelines_per_patient():
+    """KM curves and the log-rank statistic, computed from each group's distinct
+    (duration, event) rows weighted by their counts, equal lifelines fitted on one row
+    per patient exactly (same event tables, same arithmetic).
+
+    Catches: a count or an event flag attached to the wrong distinct duration, groups
+    passed to lifelines in another order than their first appearance (it changes the
+    order of its covariance matrix and the statistic's last bits).
+    """
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    data = tied_cohort(5_000, seed=8)
+    # Rows starting with a "high" patient: first appearance differs from risk order.
+    data = pd.concat([data[data.sokal_group == "high"].head(1), data], ignore_index=True)
+    km = fit_km(data, PARAMS)
+    d, e = data["duration_months"].to_numpy(), data["event"].to_numpy()
+    for group in ("all", *SOKAL_GROUPS):
+        mask = np.ones(len(d), bool) if group == "all" else (data.sokal_group == group).to_numpy()
+        ref = KaplanMeierFitter().fit(d[mask], e[mask])
+        curve = km.curves[km.curves.group == group]
+        ours = curve.set_index("month")["survival"]
+        theirs = ref.survival_function_.iloc[:, 0]
+        assert np.array_equal(ours.loc[theirs.index].to_numpy(), theirs.to_numpy())
+    labels = data["sokal_group"].astype(str).to_numpy(dtype=object)
+    expected = multivariate_logrank_test(d, labels, e)
+    assert logrank_by_group(data).statistic == float(expected.test_statistic)

@@ -123,3 +123,35 @@ def iter_groups(
         mask = group_mask(data["sokal_group"], group) if labels is None else labels == group
         if mask.any():
             yield group, mask
+
+
+def collapse(
+    durations: np.ndarray, events: np.ndarray, masks: list[np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each group's distinct ``(duration, event)`` rows and how many patients share them.
+
+    On the visit grid a million patients share a few dozen durations: KM curves and
+    log-rank tests computed from these frequency-weighted rows (lifelines' ``weights``)
+    have the same event tables, hence the same numbers, as from one row per patient.
+
+    Parameters
+    ----------
+    durations : float array, (n,)
+    events : bool array, (n,)
+    masks : list of bool arrays, (n,)
+        Rows of each group.
+
+    Returns
+    -------
+    list of (durations, events, counts)
+        Per group, ascending durations (censored before events at a tie), bool
+        events and float counts (integers, as lifelines' weights).
+    """
+    times, inverse = np.unique(durations, return_inverse=True)  # one sort for all groups
+    key = inverse.reshape(-1) * 2 + np.asarray(events, dtype=bool)
+    out = []
+    for mask in masks:
+        counts = np.bincount(key[mask], minlength=2 * times.size)
+        cells = np.flatnonzero(counts)
+        out.append((times[cells // 2], (cells % 2).astype(bool), counts[cells].astype(float)))
+    return out
