@@ -111,6 +111,7 @@ def cox_fit_statistics(
     coef: ArrayLike,
     *,
     ties: _Ties | None = None,
+    logliks: tuple[float, float] | None = None,
 ) -> CoxFitStatistics:
     """Log-likelihoods, LR test, AIC and concordance of a fitted Cox model.
 
@@ -126,6 +127,10 @@ def cox_fit_statistics(
         Fitted log hazard ratios (e.g. :func:`tfrsim.analysis.efron.fit_efron`).
     ties : optional
         :func:`tfrsim.analysis.efron.prepare` of the same data (saves sorting it again).
+    logliks : (float, float), optional
+        Log partial likelihoods at ``coef`` and at 0 already computed on ``ties``
+        (:attr:`~tfrsim.analysis.efron.EfronFit.loglik` and ``loglik_null``: the same
+        numbers, not computed again).
 
     Returns
     -------
@@ -141,8 +146,11 @@ def cox_fit_statistics(
         raise ValueError("cox_fit_statistics needs at least one event; got none")
     if ties is None:
         ties = _prepare(t, e, xm)
-    loglik = cox_loglik(t, e, xm, beta, ties=ties)
-    null = cox_loglik(t, e, xm, np.zeros_like(beta), ties=ties)
+    if logliks is not None:
+        loglik, null = logliks
+    else:
+        loglik = cox_loglik(t, e, xm, beta, ties=ties)
+        null = cox_loglik(t, e, xm, np.zeros_like(beta), ties=ties)
     lr = 2.0 * (loglik - null)
     p = int(beta.size)
     from scipy.stats import chi2  # here, not at import: fast config translation
