@@ -491,3 +491,21 @@ def test_km_and_logrank_from_counts_equal_lifelines_per_patient():
     labels = data["sokal_group"].astype(str).to_numpy(dtype=object)
     expected = multivariate_logrank_test(d, labels, e)
     assert logrank_by_group(data).statistic == float(expected.test_statistic)
+
+
+def test_analyses_in_threads_equal_analyses_in_turn():
+    """Running the analyses side by side in threads gives the same tables, in the order
+    of ``analysis.methods``, as running them one after the other.
+
+    Catches: outputs keyed or ordered by completion instead of by method, an analysis
+    that depends on state another one leaves behind.
+    """
+    data = tied_cohort(25_000, seed=9)  # above the fast-Efron threshold: the large-n path
+    params = replace(PARAMS, methods=("km", "logrank", "cox", "rmst", "median", "observation"))
+    data = data.assign(n_positive=0, relapse_month=np.nan)  # read by "observation"
+    serial = analyse(data, params)
+    threaded = analyse(data, params, threads=3)
+    assert list(threaded.outputs) == list(params.methods)
+    for stem, table in serial.tables().items():
+        pd.testing.assert_frame_equal(threaded.tables()[stem], table, check_exact=True)
+    assert threaded.summary_dict() == serial.summary_dict()

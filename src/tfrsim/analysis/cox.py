@@ -18,7 +18,7 @@ from tfrsim.analysis.efron import fit_efron, prepare
 from tfrsim.analysis.estimands import estimand
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.analysis.pvalues import log10_p_normal
-from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.analysis.registry import WARNINGS_LOCK, Analysis, register_analysis
 from tfrsim.analysis.zph import cox_zph
 from tfrsim.jsonsafe import records
 
@@ -205,7 +205,7 @@ def _fit_once(
     from lifelines.exceptions import ConvergenceWarning
 
     batch = True if len(matrix) >= BATCH_MODE_MIN_ROWS else None
-    with warnings.catch_warnings(record=True) as caught:
+    with WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         fitter = CoxPHFitter(alpha=alpha).fit(
             matrix,
@@ -430,4 +430,4 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
     )
 
 
-register_analysis(Analysis("cox", fit_cox))
+register_analysis(Analysis("cox", fit_cox, cost=10))

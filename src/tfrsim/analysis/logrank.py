@@ -16,7 +16,7 @@ from tfrsim.analysis.columns import (
     iter_groups,
 )
 from tfrsim.analysis.estimands import estimand
-from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.analysis.registry import WARNINGS_LOCK, Analysis, register_analysis
 from tfrsim.jsonsafe import json_safe
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def logrank_by_group(data: pd.DataFrame) -> LogRankResult:
     from lifelines.statistics import multivariate_logrank_test  # not at import: fast CLI
 
     try:
-        with warnings.catch_warnings():
+        with WARNINGS_LOCK, warnings.catch_warnings():
             # A degenerate variance gives 0/0 inside lifelines; it is reported below
             # as a NaN statistic with a note instead of a RuntimeWarning.
             warnings.simplefilter("ignore", RuntimeWarning)
