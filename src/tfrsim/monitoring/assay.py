@@ -1,6 +1,6 @@
 """RQ-PCR assay: what a BCR-ABL1 test reports given the true level (DESIGN §5)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -34,11 +34,16 @@ class Measurements:
         simulation reads it only for the tests it keeps).
     """
 
-    abl_copies: NDArray[np.int64]
+    abl: NDArray[np.float64] = field(repr=False)  # abl_copies as float
     bcr_copies: NDArray[np.int64]
     detected: NDArray[np.bool_]
     measured_pct: NDArray[np.float64]
     min_bcr_copies: int
+
+    @cached_property
+    def abl_copies(self) -> NDArray[np.int64]:
+        """See the class docstring (computed when first read)."""
+        return self.abl.astype(np.int64)
 
     @cached_property
     def sensitivity_mr(self) -> NDArray[np.float64]:
@@ -96,14 +101,14 @@ def measure(
     # Reported level 100 bcr / abl * exp(noise ln10 Z) where detected, 0 where not.
     z = noise_rng.standard_normal(true_pct.shape)
     z *= params.noise_sd_log10 * LN10
-    measured = np.multiply(100.0, bcr, dtype=float)
+    measured = np.zeros(true_pct.shape)
+    np.multiply(100.0, bcr, out=measured, where=detected)
     np.divide(measured, abl, out=measured, where=detected)
     np.exp(z, out=z, where=detected)
     np.multiply(measured, z, out=measured, where=detected)
-    measured[~detected] = 0.0
     measured[untested] = np.nan
     return Measurements(
-        abl_copies=abl.astype(np.int64),
+        abl=abl,
         bcr_copies=bcr.astype(np.int64, copy=False),
         detected=detected,
         measured_pct=measured,

@@ -193,7 +193,8 @@ def observe(
     done &= ~after
     detected = tests.detected & done
     n_tests = done.sum(axis=1)
-    last_month = np.where(n_tests > 0, np.nanmax(np.where(done, month, -np.inf), axis=1), 0.0)
+    # month is NaN exactly where no test was done: fmax skips NaN (no -inf fill needed).
+    last_month = np.where(n_tests > 0, np.fmax.reduce(month, axis=1), 0.0)
     any_positive = detected.any(axis=1)
     first_positive = np.where(any_positive, month[rows, detected.argmax(axis=1)], np.nan)
     relapse_month = first_month if params.rule.event_at == "first" else trigger_month
