@@ -425,3 +425,87 @@ def test_analyse_to_frame_is_long_and_tidy(small):
     assert {"km", "cox", "logrank"} <= set(long["analysis"])
     pick = long[(long["estimand"] == "mrfs") & (long["group"] == "low") & (long["month"] == 12.0)]
     assert pick["value"].tolist() == pytest.approx([0.4])
+
+
+@pytest.mark.parametrize(
+    "recode",
+    [
+        lambda c: c.astype(str),  # plain strings: compared as labels
+        lambda c: c.cat.reorder_categories(["high", "low", "intermediate"]),  # other order
+        lambda c: c.cat.add_categories(["unused"]).cat.remove_unused_categories(),
+    ],
+)
+def test_analyses_on_sokal_codes_equal_analyses_on_labels(recode):
+    """Every analysis reads the Sokal groups from the categorical's codes; a table whose
+    groups are plain strings, or a categorical with its categories in another order,
+    gives identical tables.
+
+    Catches: a code mapped to the wrong group (e.g. assuming the categories are in
+    risk order), the reference group taken by position instead of by name.
+    """
+    data = tied_cohort(3_000, seed=5)
+    params = replace(PARAMS, methods=("km", "logrank", "cox", "rmst", "median"))
+    expected = analyse(data, params).tables()
+    other = analyse(data.assign(sokal_group=recode(data["sokal_group"])), params).tables()
+    assert list(other) == list(expected)
+    for stem, table in expected.items():
+        pd.testing.assert_frame_equal(other[stem], table, check_exact=True)
+
+
+def test_sokal_check_names_unknown_groups_of_a_categorical(small):
+    """A categorical with a label outside the Sokal groups is refused, naming it.
+
+    Catches: the codes path skipping the label check.
+    """
+    bad = small.assign(
+        sokal_group=pd.Categorical(["low"] * (len(small) - 1) + ["medium"], ordered=False)
+    )
+    with pytest.raises(ValueError, match="medium"):
+        fit_km(bad, PARAMS)
+
+
+def test_km_and_logrank_from_counts_equal_lifelines_per_patient():
+    """KM curves and the log-rank statistic, computed from each group's distinct
+    (duration, event) rows weighted by their counts, equal lifelines fitted on one row
+    per patient exactly (same event tables, same arithmetic).
+
+    Catches: a count or an event flag attached to the wrong distinct duration, groups
+    passed to lifelines in another order than their first appearance (it changes the
+    order of its covariance matrix and the statistic's last bits).
+    """
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
+    data = tied_cohort(5_000, seed=8)
+    # Rows starting with a "high" patient: first appearance differs from risk order.
+    data = pd.concat([data[data.sokal_group == "high"].head(1), data], ignore_index=True)
+    km = fit_km(data, PARAMS)
+    d, e = data["duration_months"].to_numpy(), data["event"].to_numpy()
+    for group in ("all", *SOKAL_GROUPS):
+        mask = np.ones(len(d), bool) if group == "all" else (data.sokal_group == group).to_numpy()
+        ref = KaplanMeierFitter().fit(d[mask], e[mask])
+        curve = km.curves[km.curves.group == group]
+        ours = curve.set_index("month")["survival"]
+        theirs = ref.survival_function_.iloc[:, 0]
+        assert np.array_equal(ours.loc[theirs.index].to_numpy(), theirs.to_numpy())
+    labels = data["sokal_group"].astype(str).to_numpy(dtype=object)
+    expected = multivariate_logrank_test(d, labels, e)
+    assert logrank_by_group(data).statistic == float(expected.test_statistic)
+
+
+def test_analyses_in_threads_equal_analyses_in_turn():
+    """Running the analyses side by side in threads gives the same tables, in the order
+    of ``analysis.methods``, as running them one after the other.
+
+    Catches: outputs keyed or ordered by completion instead of by method, an analysis
+    that depends on state another one leaves behind.
+    """
+    data = tied_cohort(25_000, seed=9)  # above the fast-Efron threshold: the large-n path
+    params = replace(PARAMS, methods=("km", "logrank", "cox", "rmst", "median", "observation"))
+    data = data.assign(n_positive=0, relapse_month=np.nan)  # read by "observation"
+    serial = analyse(data, params)
+    threaded = analyse(data, params, threads=3)
+    assert list(threaded.outputs) == list(params.methods)
+    for stem, table in serial.tables().items():
+        pd.testing.assert_frame_equal(threaded.tables()[stem], table, check_exact=True)
+    assert threaded.summary_dict() == serial.summary_dict()

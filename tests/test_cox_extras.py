@@ -10,6 +10,7 @@ import pytest
 from lifelines import CoxPHFitter
 from scipy.stats import chi2
 
+from tfrsim.analysis import concordance
 from tfrsim.analysis.concordance import concordance_index
 from tfrsim.analysis.cox_stats import cox_fit_statistics
 from tfrsim.analysis.efron import fit_efron
@@ -145,14 +146,21 @@ def _brute_pairs(t: np.ndarray, e: np.ndarray, s: np.ndarray) -> tuple[np.ndarra
     return conc, disc, tied, both_events
 
 
+@pytest.mark.parametrize("route", ["time_grid", "merge_sort"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_concordance_equals_brute_force(seed: int) -> None:
-    """Counts, C and the jackknife SE equal an O(n^2) pair enumeration.
+def test_concordance_equals_brute_force(
+    seed: int, route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts, C and the jackknife SE equal an O(n^2) pair enumeration, by both
+    counting routes (time by time on few distinct times; merge sort otherwise).
 
     Catches: tied event times counted as comparable, censored-at-event-time subjects
     excluded, tied scores not counted as 1/2, an influence that forgets one member
-    of a pair.
+    of a pair, a route that counts the rows before or after the wrong boundary of a
+    tied time.
     """
+    if route == "merge_sort":
+        monkeypatch.setattr(concordance, "GRID_MAX_TIMES", 0)
     rng = np.random.default_rng(seed)
     n = 700
     t = np.ceil(rng.exponential(10, n) / 3) * 3

@@ -181,3 +181,22 @@ def test_clonal_course_is_continuous_in_theta0() -> None:
     relapsed = ~np.isnan(low.relapse_month)
     assert np.all(high.relapse_month[relapsed] <= low.relapse_month[relapsed])
     np.testing.assert_array_equal(high.residual_pct, low.residual_pct)
+
+
+def test_run_sums_equal_reduceat_bit_for_bit() -> None:
+    """The per-patient clone sums equal ``np.add.reduceat`` bit for bit, for runs of 1 to
+    20 clones (numpy adds ``first + (others)``, the others pairwise from 8 of them).
+
+    Catches: summing a run left to right (``(a + b) + c`` differs from ``a + (b + c)``
+    in the last bit, which would change every simulated level), a long run cut short.
+    """
+    from tfrsim.disease.course import _run_sums
+
+    rng = np.random.default_rng(11)
+    lengths = np.r_[np.arange(1, 21), rng.integers(1, 4, 200)]
+    rng.shuffle(lengths)
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    values = rng.lognormal(0.0, 4.0, (int(lengths.sum()), 41))
+    values[rng.random(values.shape) < 0.3] = 0.0
+    expected = np.add.reduceat(values, starts, axis=0)
+    assert _run_sums(values, starts).tobytes() == expected.tobytes()

@@ -326,5 +326,16 @@ def run_study(
         params=params,
         patients=patients,
         visits=visits,
-        analysis=analyse(patients, params.analysis),
+        analysis=analyse(patients, params.analysis, threads=analysis_threads(len(patients))),
     )
+
+
+#: From this many patients the analyses run side by side (:func:`analysis_threads`);
+#: below, threads cost more than they save.
+CONCURRENT_ANALYSIS_MIN_ROWS: int = 100_000
+
+
+def analysis_threads(n_patients: int) -> int:
+    """Threads for :func:`tfrsim.analysis.analyse`: :func:`simulation_threads` for
+    large tables, else 1 (results never depend on it)."""
+    return simulation_threads() if n_patients >= CONCURRENT_ANALYSIS_MIN_ROWS else 1

@@ -48,20 +48,23 @@ def patient_table(
     cohort: Cohort, course: Course, follow_up: FollowUp, observed: Observation
 ) -> pd.DataFrame:
     """Join the stage outputs of one block into one row per patient."""
-    table = cohort.to_frame()
-    table["n_clones"] = course.n_clones
-    table["relapse_month"] = course.relapse_month
-    table["residual_pct"] = course.residual_pct
-    table["entry_month"] = follow_up.entry_month
-    table["censor_month"] = follow_up.censor_month
-    table["dropped_out"] = follow_up.dropped_out
-    table["n_tests"] = observed.n_tests
-    table["n_positive"] = observed.n_positive
-    table["first_positive_month"] = observed.first_positive_month
-    table["previous_test_month"] = observed.previous_test_month
-    table["duration_months"] = observed.duration_months
-    table["event"] = observed.event
-    return table
+    return pd.DataFrame(
+        {
+            **cohort.columns(),
+            "n_clones": course.n_clones,
+            "relapse_month": course.relapse_month,
+            "residual_pct": course.residual_pct,
+            "entry_month": follow_up.entry_month,
+            "censor_month": follow_up.censor_month,
+            "dropped_out": follow_up.dropped_out,
+            "n_tests": observed.n_tests,
+            "n_positive": observed.n_positive,
+            "first_positive_month": observed.first_positive_month,
+            "previous_test_month": observed.previous_test_month,
+            "duration_months": observed.duration_months,
+            "event": observed.event,
+        }
+    )
 
 
 def simulate_block(

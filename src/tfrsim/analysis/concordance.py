@@ -13,8 +13,12 @@ with ``dfbeta_i = ((C_i - D_i) - (C_i + D_i + T_i) s) / (2 N)``, where ``C_i, D_
 T_i`` count the concordant, discordant and tied.x pairs that subject ``i`` is in,
 ``s`` is Somers' d and ``N`` the number of comparable pairs.
 
-Counting is a bottom-up merge sort written with numpy (one stable sort and a few
-cumulative sums per level, ``log2 n`` levels): ``O(n log n)``, no loop over patients.
+Counting is exact integer arithmetic, by one of two routes giving the same counts:
+with few distinct times (the visit grid: a few dozen months), a sweep over the
+distinct times with rank histograms (a few cumulative sums over the distinct scores per
+time, :func:`_time_grid_pair_counts`); otherwise a bottom-up merge sort written with
+numpy (one stable sort and a few cumulative sums per level, ``log2 n`` levels,
+:func:`_ordered_pair_counts`): ``O(n log n)``. No loop over patients either way.
 """
 
 from dataclasses import dataclass
@@ -28,6 +32,11 @@ from tfrsim.jsonsafe import json_safe
 
 Array = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+#: Up to this many distinct times the pairs are counted time by time
+#: (:func:`_time_grid_pair_counts`, ~3 cumulative sums over the distinct scores per
+#: time); beyond, by the merge sort (``log2 n`` stable sorts). Both count exactly.
+GRID_MAX_TIMES: int = 128
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,100 @@ def _ordered_pair_counts(rank: IntArray, event: NDArray[np.bool_]) -> tuple[IntA
     return tuple(out)
 
 
+def _merge_sort_pair_counts(
+    ts: Array, es: NDArray[np.bool_], rank: IntArray
+) -> tuple[IntArray, IntArray, IntArray, int, int]:
+    """:func:`_time_grid_pair_counts` by the merge sort (any number of times)."""
+    lg, ll, leq, el, eg, eeq = _ordered_pair_counts(rank, es)
+    conc_i = lg + el
+    disc_i = ll + eg
+    tied_i = leq + eeq
+    # Pairs of events at the same time: each event x was paired with every other
+    # event of its time; those pairs are not comparable.
+    time_id = np.unique(ts, return_inverse=True)[1].astype(np.int64).reshape(-1)
+    ev_key = (time_id * (int(rank.max()) + 1) + rank)[es]
+    sorted_key = np.sort(ev_key)
+    same_time = np.searchsorted(sorted_key, (time_id[es] + 1) * (int(rank.max()) + 1), "left")
+    same_time -= np.searchsorted(sorted_key, time_id[es] * (int(rank.max()) + 1), "left")
+    same_both = np.searchsorted(sorted_key, ev_key, "right") - np.searchsorted(
+        sorted_key, ev_key, "left"
+    )
+    wrong_tied = same_both - 1
+    wrong_conc = same_time - same_both
+    conc_i[es] -= wrong_conc
+    tied_i[es] -= wrong_tied
+    return conc_i, disc_i, tied_i, int(wrong_conc.sum() // 2), int(wrong_tied.sum() // 2)
+
+
+def _time_grid_pair_counts(
+    ts: Array, es: NDArray[np.bool_], rank: IntArray
+) -> tuple[IntArray, IntArray, IntArray, int, int]:
+    """Per-subject comparable-pair counts, one distinct time at a time.
+
+    Rows sorted by time, events first within a time (as in :func:`concordance_index`),
+    so for the rows of the time starting at ``s`` with events up to ``m``: an event's
+    comparable partners outliving it are the rows from ``m`` on (later times and the
+    censored at its time); a row's comparable partners failing before it are the
+    events before ``s`` (for an event) or before ``m`` (censored). Histograms of the
+    ranks of the rows and events before the current position give every count.
+
+    Returns
+    -------
+    concordant, discordant, tied_risk : int64 arrays, (n,)
+        Per subject, over the comparable pairs it belongs to (``C_i, D_i, T_i``).
+    tied_time, tied_both : int
+        Pairs of events at the same time with different / equal scores.
+    """
+    n = rank.size
+    n_ranks = int(rank.max()) + 1
+    starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
+    ends = np.r_[starts[1:], n]
+    mids = starts + np.add.reduceat(es.astype(np.intp), starts)
+    conc = np.zeros(n, dtype=np.int64)
+    disc = np.zeros(n, dtype=np.int64)
+    tied = np.zeros(n, dtype=np.int64)
+    total = np.bincount(rank, minlength=n_ranks)
+    total_below = np.cumsum(total) - total
+    events_before = np.zeros(n_ranks, dtype=np.int64)  # ranks of the events so far
+    rows_before = np.zeros(n_ranks, dtype=np.int64)  # ranks of all rows so far
+    cum_events = np.zeros(n_ranks, dtype=np.int64)  # cumulative sums of events_before
+    n_events = 0
+    tied_time = tied_both = 0
+    for s, m, f in zip(starts.tolist(), mids.tolist(), ends.tolist(), strict=True):
+        if m > s:
+            r = rank[s:m]
+            # An earlier event with a higher score than this event is concordant (it
+            # failed first with the higher score); lower, discordant; equal, tied.
+            at_or_below = cum_events[r]
+            equal = events_before[r]
+            conc[s:m] += n_events - at_or_below
+            disc[s:m] += at_or_below - equal
+            tied[s:m] += equal
+            np.add.at(events_before, r, 1)
+            np.add.at(rows_before, r, 1)
+            same = events_before[r] - equal  # events at this time and score, itself too
+            tied_both += int((same - 1).sum())
+            tied_time += int(((m - s) - same).sum())
+            n_events += m - s
+            cum_events = np.cumsum(events_before)
+            # Rows outliving these events: from m on = all rows minus the rows before m.
+            cum_rows = np.cumsum(rows_before)
+            below = total_below[r] - (cum_rows[r] - rows_before[r])
+            equal = total[r] - rows_before[r]
+            conc[s:m] += below
+            tied[s:m] += equal
+            disc[s:m] += (n - m) - below - equal
+        if f > m:
+            r = rank[m:f]
+            at_or_below = cum_events[r]
+            equal = events_before[r]
+            conc[m:f] += n_events - at_or_below
+            disc[m:f] += at_or_below - equal
+            tied[m:f] += equal
+            np.add.at(rows_before, r, 1)
+    return conc, disc, tied, tied_time // 2, tied_both // 2
+
+
 def concordance_index(
     durations: Array, events: NDArray[np.bool_], risk: Array, *, alpha: float = 0.05
 ) -> ConcordanceResult:
@@ -163,34 +266,29 @@ def concordance_index(
     if not np.isfinite(score).all() or not np.isfinite(t).all():
         raise ValueError("durations and risk must be finite")
     # Time ascending; at a tied time events first (censored subjects outlive them);
-    # tied events by decreasing score, so a non-comparable tied-event pair is always
-    # counted below as concordant or tied (and then removed exactly).
-    order = np.lexsort((-score, ~e, t))
-    ts, es, ss = t[order], e[order], score[order]
-    rank = np.unique(ss, return_inverse=True)[1].astype(np.int64).reshape(-1)
-    lg, ll, leq, el, eg, eeq = _ordered_pair_counts(rank, es)
-    conc_i = lg + el
-    disc_i = ll + eg
-    tied_i = leq + eeq
-    # Pairs of events at the same time: each event x was paired with every other
-    # event of its time; those pairs are not comparable.
-    time_id = np.unique(ts, return_inverse=True)[1].astype(np.int64).reshape(-1)
-    ev_key = (time_id * (int(rank.max()) + 1) + rank)[es]
-    sorted_key = np.sort(ev_key)
-    same_time = np.searchsorted(sorted_key, (time_id[es] + 1) * (int(rank.max()) + 1), "left")
-    same_time -= np.searchsorted(sorted_key, time_id[es] * (int(rank.max()) + 1), "left")
-    same_both = np.searchsorted(sorted_key, ev_key, "right") - np.searchsorted(
-        sorted_key, ev_key, "left"
-    )
-    wrong_tied = same_both - 1
-    wrong_conc = same_time - same_both
-    conc_i[es] -= wrong_conc
-    tied_i[es] -= wrong_tied
+    # tied events by decreasing score (the merge sort then counts a non-comparable
+    # tied-event pair as concordant or tied, and removes it exactly). This is
+    # lexsort((-score, ~e, t)), built from one float sort (which also ranks the scores)
+    # and one stable sort of small integer keys.
+    n = t.size
+    by_score = np.argsort(-score, kind="stable")
+    descending = np.cumsum(np.r_[True, score[by_score][1:] != score[by_score][:-1]]) - 1
+    n_ranks = int(descending[-1]) + 1 if n else 0
+    rank_of = np.empty(n, dtype=np.int64)
+    rank_of[by_score] = (n_ranks - 1) - descending
+    times, time_id = np.unique(t, return_inverse=True)
+    n_times = int(times.size)
+    key = time_id.reshape(-1) * 2 + ~e
+    key = key.astype(np.uint16 if 2 * n_times <= np.iinfo(np.uint16).max else np.int64)
+    order = by_score[np.argsort(key[by_score], kind="stable")]
+    ts, es, rank = t[order], e[order], rank_of[order]
+    if 0 < n_times <= GRID_MAX_TIMES:
+        conc_i, disc_i, tied_i, tied_time, tied_both = _time_grid_pair_counts(ts, es, rank)
+    else:
+        conc_i, disc_i, tied_i, tied_time, tied_both = _merge_sort_pair_counts(ts, es, rank)
     concordant = int(conc_i.sum() // 2)
     discordant = int(disc_i.sum() // 2)
     tied_risk = int(tied_i.sum() // 2)
-    tied_both = int(wrong_tied.sum() // 2)
-    tied_time = int(wrong_conc.sum() // 2)
     pairs = concordant + discordant + tied_risk
     if pairs == 0:
         return ConcordanceResult(

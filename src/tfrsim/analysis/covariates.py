@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tfrsim.analysis.columns import sokal_codes
 from tfrsim.analysis.params import COX_COVARIATES
 from tfrsim.cohort.params import SOKAL_GROUPS
 
@@ -77,6 +78,16 @@ def _raw_columns(data: pd.DataFrame, covariates: tuple[str, ...]) -> pd.DataFram
     for name in covariates:
         values = data[name]
         if name == "sokal_group":
+            coded = sokal_codes(values)
+            if coded is not None:  # categorical: indicators from its codes
+                codes, categories = coded
+                unknown = codes < 0
+                for g in SOKAL_GROUPS:
+                    if g != SOKAL_REFERENCE:
+                        hit = codes == categories.index(g) if g in categories else codes < -1
+                        indicator = np.where(unknown, np.nan, hit.astype(float))
+                        columns[f"sokal_{g}"] = pd.Series(indicator, index=data.index)
+                continue
             labels = values.astype("string")
             for g in SOKAL_GROUPS:
                 if g != SOKAL_REFERENCE:
@@ -102,11 +113,17 @@ def build_design(data: pd.DataFrame, covariates: tuple[str, ...]) -> Design:
         if raw[term].isna().all():
             dropped[term] = "all values missing"
     kept = [t for t in terms if t not in dropped]
-    complete = raw[kept].notna().all(axis=1).to_numpy()
+    table = raw[kept].to_numpy(dtype=float)  # numpy reductions: no pandas per-row work
+    complete = ~np.isnan(table).any(axis=1)
     n_incomplete = int((~complete).sum())
     matrix = raw.loc[complete, kept]
     indicators = [t for t in kept if t.startswith("sokal_")]
-    if indicators and matrix.shape[0] > 0 and bool((matrix[indicators].sum(axis=1) == 1).all()):
+    ind = [kept.index(t) for t in indicators]
+    if (
+        indicators
+        and matrix.shape[0] > 0
+        and bool((table[complete][:, ind].sum(axis=1) == 1).all())
+    ):
         # Without reference patients the indicators sum to 1, which is collinear
         # with the baseline hazard: no contrast versus the reference is estimable.
         for term in indicators:

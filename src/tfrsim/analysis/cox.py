@@ -18,7 +18,7 @@ from tfrsim.analysis.efron import fit_efron, prepare
 from tfrsim.analysis.estimands import estimand
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.analysis.pvalues import log10_p_normal
-from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.analysis.registry import WARNINGS_LOCK, Analysis, register_analysis
 from tfrsim.analysis.zph import cox_zph
 from tfrsim.jsonsafe import records
 
@@ -205,7 +205,7 @@ def _fit_once(
     from lifelines.exceptions import ConvergenceWarning
 
     batch = True if len(matrix) >= BATCH_MODE_MIN_ROWS else None
-    with warnings.catch_warnings(record=True) as caught:
+    with WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         fitter = CoxPHFitter(alpha=alpha).fit(
             matrix,
@@ -278,7 +278,15 @@ def _ph_test(
     for i, name in enumerate(names):
         term = "sokal_group" if name.startswith("sokal_") and name != "sokal_score" else name
         terms.setdefault(term, []).append(i)
-    z = cox_zph(durations, events, x, fit.coef, terms, transform=transform)  # type: ignore[arg-type]
+    z = cox_zph(
+        durations,
+        events,
+        x,
+        fit.coef,
+        terms,
+        transform=transform,  # type: ignore[arg-type]
+        ties=fit.ties,
+    )
     return pd.DataFrame(
         {
             "covariate": list(z.terms),
@@ -298,6 +306,7 @@ class _Fitted:
     coef: np.ndarray
     variance: np.ndarray
     ties: Any = None
+    logliks: tuple[float, float] | None = None  # at coef and at 0, on ``ties``
 
 
 def _fit_fast(x: np.ndarray, durations: np.ndarray, events: np.ndarray) -> _Fitted | None:
@@ -307,7 +316,7 @@ def _fit_fast(x: np.ndarray, durations: np.ndarray, events: np.ndarray) -> _Fitt
     if not fit.converged or not np.isfinite(fit.variance).all():
         logger.info("fast Efron fit did not converge; falling back to lifelines")
         return None
-    return _Fitted(fit.coef, fit.variance, ties)
+    return _Fitted(fit.coef, fit.variance, ties, (fit.loglik, fit.loglik_null))
 
 
 def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
@@ -343,8 +352,9 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
     design = build_design(data, tuple(params.cox_covariates))
     durations, events = durations_events(data)
     rows = design.matrix.index.to_numpy()
-    frame = design.matrix.assign(**{_DURATION: durations[rows], _EVENT: events[rows].astype(float)})
-    n, n_events = len(frame), int(frame[_EVENT].sum())
+    kept_durations = durations[rows]
+    kept_events = events[rows].astype(bool)
+    n, n_events = int(rows.size), int(kept_events.sum())
     notes: list[str] = []
     if design.n_incomplete:
         notes.append(f"{design.n_incomplete} row(s) with missing covariates excluded")
@@ -368,11 +378,12 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
     if n_events == 0:
         return failed("no events: the Cox model is not estimable")
     x = design.matrix.to_numpy(dtype=float)
-    kept_durations = durations[rows]
-    kept_events = events[rows].astype(bool)
     fitted = _fit_fast(x, kept_durations, kept_events) if n >= EFRON_MIN_ROWS else None
     converged = fitted is not None
     if fitted is None:
+        frame = design.matrix.assign(
+            **{_DURATION: kept_durations, _EVENT: kept_events.astype(float)}
+        )
         try:
             fitter, warning_texts, converged = _fit(frame, params.alpha)
         except Exception as exc:  # lifelines: ConvergenceError, LinAlgError, ValueError, ...
@@ -399,7 +410,9 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
         except Exception as exc:  # the test re-fits pieces of the model; never fatal
             notes.append(f"PH test failed: {type(exc).__name__}: {' '.join(str(exc).split())}")
     try:
-        statistics = cox_fit_statistics(kept_durations, kept_events, x, fitted.coef)
+        statistics = cox_fit_statistics(
+            kept_durations, kept_events, x, fitted.coef, ties=fitted.ties, logliks=fitted.logliks
+        )
     except Exception as exc:  # reported, never fatal
         statistics = None
         notes.append(f"fit statistics failed: {type(exc).__name__}: {exc}")
@@ -417,4 +430,4 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams) -> CoxResult:
     )
 
 
-register_analysis(Analysis("cox", fit_cox))
+register_analysis(Analysis("cox", fit_cox, cost=10))

@@ -105,7 +105,13 @@ def _prepare(durations: ArrayLike, events: ArrayLike, x: ArrayLike) -> _Ties:
 
 
 def cox_fit_statistics(
-    durations: ArrayLike, events: ArrayLike, x: ArrayLike, coef: ArrayLike
+    durations: ArrayLike,
+    events: ArrayLike,
+    x: ArrayLike,
+    coef: ArrayLike,
+    *,
+    ties: _Ties | None = None,
+    logliks: tuple[float, float] | None = None,
 ) -> CoxFitStatistics:
     """Log-likelihoods, LR test, AIC and concordance of a fitted Cox model.
 
@@ -119,6 +125,12 @@ def cox_fit_statistics(
         Design matrix of the fit.
     coef : float array, (p,)
         Fitted log hazard ratios (e.g. :func:`tfrsim.analysis.efron.fit_efron`).
+    ties : optional
+        :func:`tfrsim.analysis.efron.prepare` of the same data (saves sorting it again).
+    logliks : (float, float), optional
+        Log partial likelihoods at ``coef`` and at 0 already computed on ``ties``
+        (:attr:`~tfrsim.analysis.efron.EfronFit.loglik` and ``loglik_null``: the same
+        numbers, not computed again).
 
     Returns
     -------
@@ -132,9 +144,13 @@ def cox_fit_statistics(
     t = np.asarray(durations, dtype=float).reshape(-1)
     if not e.any():
         raise ValueError("cox_fit_statistics needs at least one event; got none")
-    ties = _prepare(t, e, xm)
-    loglik = cox_loglik(t, e, xm, beta, ties=ties)
-    null = cox_loglik(t, e, xm, np.zeros_like(beta), ties=ties)
+    if ties is None:
+        ties = _prepare(t, e, xm)
+    if logliks is not None:
+        loglik, null = logliks
+    else:
+        loglik = cox_loglik(t, e, xm, beta, ties=ties)
+        null = cox_loglik(t, e, xm, np.zeros_like(beta), ties=ties)
     lr = 2.0 * (loglik - null)
     p = int(beta.size)
     from scipy.stats import chi2  # here, not at import: fast config translation

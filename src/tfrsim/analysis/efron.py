@@ -34,6 +34,8 @@ class EfronFit:
         Inverse observed information at ``coef``.
     loglik : float
         Log partial likelihood at ``coef`` (of the centred covariates).
+    loglik_null : float
+        Log partial likelihood at ``beta = 0`` (the first Newton point).
     iterations : int
         Newton–Raphson steps taken.
     converged : bool
@@ -46,6 +48,7 @@ class EfronFit:
     loglik: float
     iterations: int
     converged: bool
+    loglik_null: float = float("nan")
 
 
 #: Up to this many distinct times, second-order sums are per-time matrix products
@@ -245,6 +248,7 @@ def fit_efron(
     p = x.shape[1]
     beta = np.zeros(p)
     loglik, score, info, _ = _efron_terms(ties, beta)
+    null = loglik
     for iteration in range(1, max_iter + 1):
         assert info is not None
         try:
@@ -269,8 +273,8 @@ def fit_efron(
             except np.linalg.LinAlgError:
                 break
             positive = bool(np.all(np.linalg.eigvalsh(info) > 0))  # type: ignore[arg-type]
-            return EfronFit(beta, variance, loglik, iteration, positive)
-    return EfronFit(beta, np.full((p, p), np.nan), loglik, max_iter, False)
+            return EfronFit(beta, variance, loglik, iteration, positive, null)
+    return EfronFit(beta, np.full((p, p), np.nan), loglik, max_iter, False, null)
 
 
 def schoenfeld_ph_test(

@@ -7,7 +7,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
+from tfrsim.analysis.columns import (
+    check_survival_columns,
+    collapse,
+    durations_events,
+    iter_groups,
+)
 from tfrsim.analysis.estimands import estimand
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.analysis.registry import Analysis, register_analysis
@@ -101,15 +106,22 @@ def _curve(
     events: np.ndarray,
     alpha: float,
     ci_transform: CITransform = "log-log",
+    collapsed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Kaplan–Meier step table for one group, starting at (0, 1).
 
     ``ci_transform`` other than lifelines' ``"log-log"`` replaces the limits by R's
-    (:func:`tfrsim.analysis.survfit.km_estimate`).
+    (:func:`tfrsim.analysis.survfit.km_estimate`). ``collapsed``: the group's
+    :func:`~tfrsim.analysis.columns.collapse` rows, fitted with their counts as
+    weights (the same event table as one row per patient, far fewer rows).
     """
     from lifelines import KaplanMeierFitter  # here, not at import: fast `tfrsim --help`
 
-    kmf = KaplanMeierFitter(alpha=alpha).fit(durations, event_observed=events)
+    if collapsed is None:
+        kmf = KaplanMeierFitter(alpha=alpha).fit(durations, event_observed=events)
+    else:
+        times, flags, counts = collapsed
+        kmf = KaplanMeierFitter(alpha=alpha).fit(times, event_observed=flags, weights=counts)
     ci = kmf.confidence_interval_survival_function_
     lower_col = next(c for c in ci.columns if "lower" in str(c))
     upper_col = next(c for c in ci.columns if "upper" in str(c))
@@ -181,14 +193,20 @@ def fit_km(
     transform: CITransform = ci_transform or params.ci_transform  # type: ignore[assignment]
 
     curves, at_risk, stones = [], [], []
-    for group, mask in iter_groups(data):
-        d, e = durations[mask], events[mask]
-        curve = _curve(d, e, params.alpha, transform)
+    groups = list(iter_groups(data))
+    rows = collapse(durations, events, [mask for _, mask in groups])
+    for (group, mask), collapsed in zip(groups, rows, strict=True):
+        times, flags, weights = collapsed
+        d, e = (durations[mask], events[mask]) if transform != "log-log" else (times, flags)
+        curve = _curve(d, e, params.alpha, transform, collapsed)
         curves.append(curve.assign(group=group))
-        stones.append(_step_values(curve, milestones, float(d.max())).assign(group=group))
-        counts = (d[np.newaxis, :] >= risk_months[:, np.newaxis]).sum(axis=1)
+        stones.append(_step_values(curve, milestones, float(times.max())).assign(group=group))
+        # Patients with duration >= month, from the distinct durations and their counts.
+        counts = ((times[np.newaxis, :] >= risk_months[:, np.newaxis]) @ weights).astype(np.int64)
         at_risk.append(pd.DataFrame({"group": group, "month": risk_months, "at_risk": counts}))
-        logger.debug("KM group %s: %d patients, %d events", group, d.size, int(e.sum()))
+        logger.debug(
+            "KM group %s: %d patients, %d events", group, int(weights.sum()), weights[flags].sum()
+        )
 
     return KMResult(
         curves=_stack(curves, CURVE_COLUMNS),

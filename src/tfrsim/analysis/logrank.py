@@ -9,9 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tfrsim.analysis.columns import check_survival_columns, durations_events, iter_groups
+from tfrsim.analysis.columns import (
+    check_survival_columns,
+    collapse,
+    durations_events,
+    iter_groups,
+)
 from tfrsim.analysis.estimands import estimand
-from tfrsim.analysis.registry import Analysis, register_analysis
+from tfrsim.analysis.registry import WARNINGS_LOCK, Analysis, register_analysis
 from tfrsim.jsonsafe import json_safe
 
 logger = logging.getLogger(__name__)
@@ -106,17 +111,23 @@ def logrank_by_group(data: pd.DataFrame) -> LogRankResult:
     if not events.any():
         return not_computed("log-rank test needs at least one event, found none")
 
-    labels = np.empty(len(data), dtype=object)
-    for group, mask in groups:
-        labels[mask] = group
+    # Each group's distinct (duration, event) rows weighted by their counts: the same
+    # survival tables as one row per patient. Groups in order of first appearance, as
+    # lifelines orders them from per-patient labels (the order of its matrices).
+    groups.sort(key=lambda item: int(np.argmax(item[1])))
+    rows = collapse(durations, events, [mask for _, mask in groups])
+    labels = np.concatenate(
+        [np.full(r[0].size, g, dtype=object) for (g, _), r in zip(groups, rows, strict=True)]
+    )
+    times, flags, counts = (np.concatenate(parts) for parts in zip(*rows, strict=True))
     from lifelines.statistics import multivariate_logrank_test  # not at import: fast CLI
 
     try:
-        with warnings.catch_warnings():
+        with WARNINGS_LOCK, warnings.catch_warnings():
             # A degenerate variance gives 0/0 inside lifelines; it is reported below
             # as a NaN statistic with a note instead of a RuntimeWarning.
             warnings.simplefilter("ignore", RuntimeWarning)
-            test = multivariate_logrank_test(durations, labels, events)
+            test = multivariate_logrank_test(times, labels, flags, weights=counts)
     except Exception as exc:  # lifelines raises assorted errors on degenerate data
         return not_computed(f"log-rank test failed: {type(exc).__name__}: {exc}")
     statistic, p = float(test.test_statistic), float(test.p_value)

@@ -9,11 +9,16 @@ analysis is one module that calls :func:`register_analysis`; a module outside th
 package does it from the ``tfrsim.plugins`` entry-point group (:mod:`tfrsim.plugins`).
 """
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pandas as pd
+
+#: Held around ``warnings.catch_warnings`` blocks: the warnings filters and hooks are
+#: process-wide, and analyses may run side by side in threads (:func:`analyse`).
+WARNINGS_LOCK = threading.RLock()
 
 
 class AnalysisOutput(Protocol):
@@ -46,11 +51,16 @@ class Analysis:
     columns : tuple of str
         Patient-table columns it reads beyond the survival columns (kept in memory
         when the patient table is streamed to disk).
+    cost : int
+        Rough relative run time on a large table (1: a pass or two over the rows).
+        When analyses run in threads the costliest start first, so the longest one
+        does not start last. Never affects results.
     """
 
     name: str
     run: Callable[..., AnalysisOutput]
     columns: tuple[str, ...] = ()
+    cost: int = 1
 
 
 ANALYSES: dict[str, Analysis] = {}

@@ -11,17 +11,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tfrsim.analysis.columns import check_survival_columns, durations_events
+from tfrsim.analysis.columns import (
+    check_survival_columns,
+    durations_events,
+    iter_groups,
+    sokal_codes,
+)
 from tfrsim.analysis.estimands import estimand
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.analysis.registry import Analysis, register_analysis
 from tfrsim.analysis.survfit import MedianResult, RMSTResult, median_survival, rmst
-from tfrsim.cohort.params import SOKAL_GROUPS
 
 
-def _groups(data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    labels = data["sokal_group"].astype(str).to_numpy()
-    present = [g for g in SOKAL_GROUPS if (labels == g).any()]
+def _groups(data: pd.DataFrame) -> tuple[Any, list[str]]:
+    """Sokal labels of the rows (the categorical itself when the column is one: its
+    groups are then told apart by codes) and the non-empty groups, in risk order."""
+    present = [g for g, _ in iter_groups(data, include_all=False)]
+    column = data["sokal_group"]
+    labels = column.array if sokal_codes(column) is not None else column.astype(str).to_numpy()
     return labels, present
 
 
@@ -141,9 +148,17 @@ def fit_median(data: pd.DataFrame, params: AnalysisParams) -> MedianOutput:
     check_survival_columns(data)
     durations, events = durations_events(data)
     labels, present = _groups(data)
-    groups = np.where(np.isin(labels, present), labels, "")
-    everyone = np.full(len(durations), "all", dtype=object)
-    both = np.concatenate([everyone, groups.astype(object)])
+    if isinstance(labels, pd.Categorical):
+        # "all" and the groups as one categorical (codes, no string per row).
+        codes = np.asarray(labels.codes)
+        both: Any = pd.Categorical.from_codes(
+            np.r_[np.zeros(codes.size, dtype=codes.dtype), codes + 1],
+            categories=pd.Index(["all", *labels.categories]),
+        )
+    else:
+        groups = np.where(np.isin(labels, present), labels, "")
+        everyone = np.full(len(durations), "all", dtype=object)
+        both = np.concatenate([everyone, groups.astype(object)])
     result = median_survival(
         np.concatenate([durations, durations]),
         np.concatenate([events, events]),

@@ -197,7 +197,46 @@ def km_estimate(
     times, inverse = np.unique(t, return_inverse=True)
     n_event = np.bincount(inverse, weights=e, minlength=times.size).astype(np.int64)
     n_all = np.bincount(inverse, minlength=times.size).astype(np.int64)
-    n_risk = (t.size - np.r_[0, np.cumsum(n_all)[:-1]]).astype(np.int64)
+    return _km_from_counts(times, n_event, n_all, alpha=alpha, ci_transform=ci_transform)
+
+
+def _km_by_group(
+    t: Array,
+    e: NDArray[np.bool_],
+    masks: Sequence[NDArray[np.bool_]],
+    *,
+    alpha: float = 0.05,
+    ci_transform: CITransform = "log-log",
+) -> list[KMEstimate]:
+    """:func:`km_estimate` of each group ``t[mask], e[mask]``, from one sort of ``t``:
+    each group's counts on the distinct times of all rows, times without rows dropped
+    (the same counts, hence the same numbers, as sorting each group)."""
+    times, inverse = np.unique(t, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    out = []
+    for mask in masks:
+        idx = inverse[mask]
+        n_all = np.bincount(idx, minlength=times.size).astype(np.int64)
+        n_event = np.bincount(idx, weights=e[mask], minlength=times.size).astype(np.int64)
+        seen = n_all > 0
+        out.append(
+            _km_from_counts(
+                times[seen], n_event[seen], n_all[seen], alpha=alpha, ci_transform=ci_transform
+            )
+        )
+    return out
+
+
+def _km_from_counts(
+    times: Array,
+    n_event: NDArray[np.int64],
+    n_all: NDArray[np.int64],
+    *,
+    alpha: float,
+    ci_transform: CITransform,
+) -> KMEstimate:
+    """:func:`km_estimate` from the rows and events at each distinct time."""
+    n_risk = (int(n_all.sum()) - np.r_[0, np.cumsum(n_all)[:-1]]).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         survival = np.cumprod(1.0 - n_event / n_risk)
         # Greenwood: var(log S) = sum d / (n (n - d)); infinite once n = d.
@@ -223,6 +262,16 @@ def _groups(
 ) -> list[tuple[str, NDArray[np.bool_]]]:
     if groups is None:
         return [("all", np.ones(n, dtype=bool))]
+    if isinstance(groups, pd.Categorical) and order is not None and len(groups) == n:
+        # Codes, not a string per row (categories compared as str, as below).
+        codes = np.asarray(groups.codes)
+        names = [str(c) for c in groups.categories]
+        if (codes >= 0).all() and len(set(names)) == len(names):
+            found = [
+                (str(g), codes == names.index(str(g)) if str(g) in names else np.zeros(n, bool))
+                for g in order
+            ]
+            return [(g, m) for g, m in found if m.any()]
     labels = np.asarray(groups, dtype=object).reshape(-1)
     if labels.size != n:
         raise ValueError("groups must have one label per row")
@@ -364,7 +413,8 @@ def rmst(
     ref = names[0] if reference is None else str(reference)
     if ref not in names:
         raise ValueError(f"reference group {ref!r} not among the non-empty groups {list(names)}")
-    values = np.array([_rmst_one(km_estimate(t[m], e[m]), float(tau)) for _, m in found])
+    curves = _km_by_group(t, e, [m for _, m in found])
+    values = np.array([_rmst_one(km, float(tau)) for km in curves])
     est, se = values[:, 0], values[:, 1]
     i = names.index(ref)
     diff = est - est[i]
@@ -478,8 +528,7 @@ def median_survival(
     e = np.asarray(events, dtype=bool).reshape(-1)
     found = _groups(t.size, groups, order)
     rows = []
-    for _, m in found:
-        km = km_estimate(t[m], e[m], alpha=alpha, ci_transform=ci_transform)
+    for km in _km_by_group(t, e, [m for _, m in found], alpha=alpha, ci_transform=ci_transform):
         rows.append(
             (
                 _first_below_half(km.survival, km.time),

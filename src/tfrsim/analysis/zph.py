@@ -168,6 +168,7 @@ def cox_zph(
     *,
     transform: ZphTransform = "km",
     global_test: bool = True,
+    ties: _Ties | None = None,
 ) -> ZphResult:
     """R's ``cox.zph(fit, transform=...)`` for a Cox model fitted with Efron ties.
 
@@ -191,6 +192,9 @@ def cox_zph(
         Time transform (R's default is ``"km"``).
     global_test : bool, default True
         Append the ``GLOBAL`` test of all columns.
+    ties : optional
+        :func:`tfrsim.analysis.efron.prepare` of the same ``x``, durations and events
+        (saves sorting them again); ignored when a column is dropped (NaN coef).
 
     Returns
     -------
@@ -222,7 +226,9 @@ def cox_zph(
             name: new_index[cols[keep[cols]]] for name, cols in columns.items() if keep[cols].any()
         }
         x, beta, p = x[:, keep], beta[keep], int(keep.sum())
-    ties = prepare(x, durations, events)
+        ties = None
+    if ties is None:
+        ties = prepare(x, durations, events)
     g = _event_time_transform(transform, durations, events, ties)
     g = g - (ties.m @ g) / ties.m.sum()  # R: gtime - mean(ttimes[event])
     u, info, info_g, info_gg = _score_pieces(ties, beta, g)

@@ -1,6 +1,7 @@
 """Sampling the cohort of patients who stop a TKI (DESIGN §3)."""
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,14 +86,19 @@ class Cohort:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table, one row per patient; risk groups as ordered categoricals."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        return pd.DataFrame(self.columns())
+
+    def columns(self) -> dict[str, Any]:
+        """The columns of :meth:`to_frame`, by name in its order (arrays and
+        categoricals), to build a wider table in one go."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         for col in ("sokal_group", "elts_group"):
             # pandas-stubs 2.x types `codes` as Sequence[int]; an integer array is valid.
             data[col] = pd.Categorical.from_codes(
                 data[col], categories=pd.Index(SOKAL_GROUPS), ordered=True
             )
         data["tki"] = pd.Categorical.from_codes(data["tki"], categories=pd.Index(TKIS))
-        return pd.DataFrame(data)
+        return data
 
 
 def depth_probabilities(params: CohortParams) -> NDArray[np.float64]:

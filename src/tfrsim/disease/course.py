@@ -91,27 +91,33 @@ class Course:
         level = self.residual_pct[:, None] + months * 0.0
         if self.clone_patient.size == 0:
             return level
-        elapsed = months[self.clone_patient] - self.clone_onset_month[:, None]
+        elapsed = months[self.clone_patient]
+        elapsed -= self.clone_onset_month[:, None]
         if self.clone_ceiling_pct is not None and self.clone_escape_month is not None:
             elapsed = elapsed - self._held_months(months[self.clone_patient])
-        log_level = np.log(self.initial_pct) + self.clone_rate_per_month[:, None] * elapsed
-        clone = np.where(elapsed > 0, np.exp(np.minimum(log_level, np.log(self.plateau_pct))), 0.0)
+        # In place, few temporaries (each the size of clones x visits):
+        # clone = exp(min(log(initial) + rate * elapsed, log(plateau))) once grown, else 0.
+        log_level = self.clone_rate_per_month[:, None] * elapsed
+        log_level += np.log(self.initial_pct)
+        np.minimum(log_level, np.log(self.plateau_pct), out=log_level)
+        clone = np.zeros_like(log_level)
+        np.exp(log_level, out=clone, where=elapsed > 0)
         # Clones are sorted by patient: sum each patient's run of clones at once.
         starts = np.flatnonzero(np.r_[True, np.diff(self.clone_patient) != 0])
         owners = self.clone_patient[starts]
         if self.clone_ceiling_pct is None or self.clone_escape_month is None:
-            level[owners] += np.add.reduceat(clone, starts, axis=0)
+            level[owners] += _run_sums(clone, starts)
             return level
         # Immune control bounds the patient's controlled (not yet escaped) burden at
         # its ceiling (one ceiling per patient); escaped clones add on top.
         with np.errstate(invalid="ignore"):
             under = months[self.clone_patient] < self.clone_escape_month[:, None]
         under &= np.isfinite(self.clone_ceiling_pct)[:, None]
-        controlled = np.add.reduceat(np.where(under, clone, 0.0), starts, axis=0)
+        controlled = _run_sums(np.where(under, clone, 0.0), starts)
         ceiling = self.clone_ceiling_pct[starts][:, None]
         if self.oscillation_log10 > 0 and self.clone_cycle_month is not None:
             ceiling = ceiling * self._oscillation(months[owners], self.clone_cycle_month[starts])
-        level[owners] += np.add.reduceat(np.where(under, 0.0, clone), starts, axis=0)
+        level[owners] += _run_sums(np.where(under, 0.0, clone), starts)
         level[owners] += np.minimum(controlled, ceiling)
         return level
 
@@ -139,6 +145,38 @@ class Course:
         with np.errstate(invalid="ignore"):
             hold = np.where(controlled, np.maximum(self.clone_escape_month - reach, 0.0), 0.0)
         return np.clip(clone_months - reach[:, None], 0.0, hold[:, None])
+
+
+def _run_sums(values: NDArray[np.float64], starts: NDArray[np.intp]) -> NDArray[np.float64]:
+    """``np.add.reduceat(values, starts, axis=0)`` (runs of rows from each start to the
+    next), bit for bit, with one vectorised addition per position in a run instead of
+    one reduction per run: runs (a patient's clones) are short and many.
+
+    numpy adds a run as ``first + (sum of the others)``, the others left to right when
+    there are fewer than 8 of them (pairwise beyond, so longer runs go to ``reduceat``).
+    """
+    n_rows = values.shape[0]
+    lengths = np.diff(np.r_[starts, n_rows])
+    total = values[starts]
+    short = np.flatnonzero((lengths >= 2) & (lengths <= _SEQUENTIAL_RUN))
+    if short.size:
+        first, size = starts[short], lengths[short]
+        others = values[first + 1]
+        for k in range(2, int(size.max())):
+            more = np.flatnonzero(size > k)
+            others[more] += values[first[more] + k]
+        total[short] += others
+    long = np.flatnonzero(lengths > _SEQUENTIAL_RUN)
+    if long.size:
+        size = lengths[long]
+        offsets = np.r_[0, np.cumsum(size)[:-1]]
+        rows = np.repeat(starts[long] - offsets, size) + np.arange(int(size.sum()))
+        total[long] = np.add.reduceat(values[rows], offsets, axis=0)
+    return total
+
+
+#: Longest run whose sum numpy's reduction adds left to right (1 + 7 others).
+_SEQUENTIAL_RUN: int = 8
 
 
 def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.float64]:

@@ -1,6 +1,7 @@
 """RQ-PCR assay: what a BCR-ABL1 test reports given the true level (DESIGN §5)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,16 +26,39 @@ class Measurements:
     measured_pct : float
         Reported BCR-ABL1 (% IS): ratio with technical noise if detected, 0 if not,
         NaN where there was no test.
+    min_bcr_copies : int
+        The assay's positivity threshold (copies).
     sensitivity_mr : float
         MR level the sample could show, ``log10(abl_copies / min_bcr_copies)``
-        (4.5 = MR4.5); NaN where there was no test.
+        (4.5 = MR4.5); NaN where there was no test. Computed when first read (the
+        simulation reads it only for the tests it keeps).
     """
 
-    abl_copies: NDArray[np.int64]
+    abl: NDArray[np.float64] = field(repr=False)  # abl_copies as float
     bcr_copies: NDArray[np.int64]
     detected: NDArray[np.bool_]
     measured_pct: NDArray[np.float64]
-    sensitivity_mr: NDArray[np.float64]
+    min_bcr_copies: int
+
+    @cached_property
+    def abl_copies(self) -> NDArray[np.int64]:
+        """See the class docstring (computed when first read)."""
+        return self.abl.astype(np.int64)
+
+    @cached_property
+    def sensitivity_mr(self) -> NDArray[np.float64]:
+        """See the class docstring."""
+        return sensitivity_mr(self.abl_copies, self.measured_pct, self.min_bcr_copies)
+
+
+def sensitivity_mr(
+    abl_copies: NDArray[np.int64], measured_pct: NDArray[np.float64], min_bcr_copies: int
+) -> NDArray[np.float64]:
+    """``log10(abl_copies / min_bcr_copies)`` where there was a test (``measured_pct``
+    not NaN), NaN elsewhere; any shape."""
+    with np.errstate(divide="ignore"):
+        sensitivity = np.log10(abl_copies / min_bcr_copies)
+    return np.where(np.isnan(measured_pct), np.nan, sensitivity)
 
 
 def measure(
@@ -55,29 +79,40 @@ def measure(
     Measurements
     """
     tested = ~np.isnan(true_pct)
+    untested = ~tested
     # One child stream per kind of draw, each drawn patient-major (C order), so a
     # patient's results do not depend on how many patients follow it.
     abl_rng, count_rng, noise_rng = rng.spawn(3)
+    # Arithmetic in place (few temporaries), each element computed as in the formulas:
+    # abl = max(rint(exp(log(median) + sigma ln10 Z)), 1) copies where tested, else 0;
     # exp(x ln 10) rather than 10 ** x: the same number, several times faster.
-    log_abl = np.log(params.abl_median_copies) + params.abl_sigma_log10 * LN10 * (
-        abl_rng.standard_normal(true_pct.shape)
-    )
-    abl = np.where(tested, np.maximum(np.rint(np.exp(log_abl)), 1.0), 0.0)
-    mean_copies = np.where(tested, true_pct * 0.01 * abl, 0.0)
+    abl = abl_rng.standard_normal(true_pct.shape)
+    abl *= params.abl_sigma_log10 * LN10
+    abl += np.log(params.abl_median_copies)
+    np.exp(abl, out=abl)
+    np.rint(abl, out=abl)
+    np.maximum(abl, 1.0, out=abl)
+    abl[untested] = 0.0
+    mean_copies = true_pct * 0.01
+    mean_copies *= abl
+    mean_copies[untested] = 0.0
     bcr = count_rng.poisson(mean_copies)
     detected = tested & (bcr >= params.min_bcr_copies)
+    # Reported level 100 bcr / abl * exp(noise ln10 Z) where detected, 0 where not.
     z = noise_rng.standard_normal(true_pct.shape)
+    z *= params.noise_sd_log10 * LN10
     measured = np.zeros(true_pct.shape)
-    hit = np.nonzero(detected)
-    measured[hit] = 100.0 * bcr[hit] / abl[hit] * np.exp(params.noise_sd_log10 * LN10 * z[hit])
-    with np.errstate(divide="ignore"):
-        sensitivity = np.log10(abl / params.min_bcr_copies)
+    np.multiply(100.0, bcr, out=measured, where=detected)
+    np.divide(measured, abl, out=measured, where=detected)
+    np.exp(z, out=z, where=detected)
+    np.multiply(measured, z, out=measured, where=detected)
+    measured[untested] = np.nan
     return Measurements(
-        abl_copies=abl.astype(np.int64),
-        bcr_copies=bcr.astype(np.int64),
+        abl=abl,
+        bcr_copies=bcr.astype(np.int64, copy=False),
         detected=detected,
-        measured_pct=np.where(tested, measured, np.nan),
-        sensitivity_mr=np.where(tested, sensitivity, np.nan),
+        measured_pct=measured,
+        min_bcr_copies=params.min_bcr_copies,
     )
 
 

@@ -1,13 +1,13 @@
 """The observation stage: tests at visits, the assay, and the relapse rule."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from tfrsim.disease.course import Course
-from tfrsim.monitoring.assay import measure
+from tfrsim.monitoring.assay import Measurements, measure, sensitivity_mr
 from tfrsim.monitoring.follow_up import FollowUp
 from tfrsim.monitoring.params import MonitoringParams
 from tfrsim.monitoring.rules import apply_rule
@@ -42,7 +42,8 @@ class Observation:
         without an event.
     month, true_pct, measured_pct, sensitivity_mr : float, (n, v)
         Test month, true and reported BCR-ABL1 (% IS), and the MR level the sample
-        could show.
+        could show (the last three computed when read: a run reads them only for the
+        patients whose tests it keeps, see :meth:`visits_frame`).
     detected : bool, (n, v)
         Positive test.
     """
@@ -55,10 +56,39 @@ class Observation:
     first_positive_month: NDArray[np.float64]
     previous_test_month: NDArray[np.float64]
     month: NDArray[np.float64]
-    true_pct: NDArray[np.float64]
-    measured_pct: NDArray[np.float64]
     detected: NDArray[np.bool_]
-    sensitivity_mr: NDArray[np.float64]
+    #: True level and assay results at every planned slot (tests after the relapse,
+    #: or not done, included): masked to the tests done when read.
+    slot_true_pct: NDArray[np.float64] = field(repr=False)
+    slot_tests: Measurements = field(repr=False)
+
+    def _done(self, rows: slice) -> NDArray[np.bool_]:
+        return ~np.isnan(self.month[rows])
+
+    def _masked(self, values: NDArray[np.float64], rows: slice) -> NDArray[np.float64]:
+        return np.where(self._done(rows), values[rows], np.nan)
+
+    @property
+    def true_pct(self) -> NDArray[np.float64]:
+        """True BCR-ABL1 (% IS) of each test, (n, v); NaN where no test."""
+        return self._masked(self.slot_true_pct, slice(None))
+
+    @property
+    def measured_pct(self) -> NDArray[np.float64]:
+        """Reported BCR-ABL1 (% IS) of each test, (n, v); NaN where no test."""
+        return self._masked(self.slot_tests.measured_pct, slice(None))
+
+    @property
+    def sensitivity_mr(self) -> NDArray[np.float64]:
+        """MR level each sample could show, (n, v); NaN where no test."""
+        return self._sensitivity(slice(None))
+
+    def _sensitivity(self, rows: slice) -> NDArray[np.float64]:
+        tests = self.slot_tests
+        level = sensitivity_mr(
+            tests.abl_copies[rows], tests.measured_pct[rows], tests.min_bcr_copies
+        )
+        return np.where(self._done(rows), level, np.nan)
 
     def visits_frame(
         self, patient_id: NDArray[np.int64], rows: slice = slice(None)
@@ -85,10 +115,10 @@ class Observation:
                 "patient_id": patient_id[rows][i],
                 "visit": j.astype(np.int64),
                 "month": month[i, j],
-                "true_pct": self.true_pct[rows][i, j],
-                "measured_pct": self.measured_pct[rows][i, j],
+                "true_pct": self._masked(self.slot_true_pct, rows)[i, j],
+                "measured_pct": self._masked(self.slot_tests.measured_pct, rows)[i, j],
                 "detected": self.detected[rows][i, j],
-                "sensitivity_mr": self.sensitivity_mr[rows][i, j],
+                "sensitivity_mr": self._sensitivity(rows)[i, j],
             }
         )
 
@@ -141,16 +171,21 @@ def observe(
     tests = measure(true_pct, params.assay, rng=assay_rng)
 
     done = ~np.isnan(month)
-    order = left_align(done)
-    packed_month = np.take_along_axis(month, order, axis=1)
-    outcome = apply_rule(
-        np.take_along_axis(tests.measured_pct, order, axis=1),
-        np.take_along_axis(tests.detected, order, axis=1),
-        params.rule,
-    )
+    if bool((done[:, 1:] <= done[:, :-1]).all()):
+        # Every row's tests already come first (no missed visit): left_align is the
+        # identity, so the rule reads the arrays as they are.
+        packed_month, packed_measured, packed_detected = month, tests.measured_pct, tests.detected
+    else:
+        order = left_align(done)
+        packed_month = np.take_along_axis(month, order, axis=1)
+        packed_measured = np.take_along_axis(tests.measured_pct, order, axis=1)
+        packed_detected = np.take_along_axis(tests.detected, order, axis=1)
+    outcome = apply_rule(packed_measured, packed_detected, params.rule)
     rows = np.arange(n)
     trigger_month = np.where(outcome.fired, packed_month[rows, outcome.trigger], np.nan)
     first_month = np.where(outcome.fired, packed_month[rows, outcome.first], np.nan)
+    dated = outcome.first if params.rule.event_at == "first" else outcome.trigger
+    before = np.where(dated >= 1, packed_month[rows, np.maximum(dated - 1, 0)], 0.0)
 
     # Monitoring for TFR ends at relapse: drop tests after the triggering one.
     after = month > trigger_month[:, None]  # NaN trigger compares False
@@ -158,12 +193,11 @@ def observe(
     done &= ~after
     detected = tests.detected & done
     n_tests = done.sum(axis=1)
-    last_month = np.where(n_tests > 0, np.nanmax(np.where(done, month, -np.inf), axis=1), 0.0)
+    # month is NaN exactly where no test was done: fmax skips NaN (no -inf fill needed).
+    last_month = np.where(n_tests > 0, np.fmax.reduce(month, axis=1), 0.0)
     any_positive = detected.any(axis=1)
     first_positive = np.where(any_positive, month[rows, detected.argmax(axis=1)], np.nan)
     relapse_month = first_month if params.rule.event_at == "first" else trigger_month
-    dated = outcome.first if params.rule.event_at == "first" else outcome.trigger
-    before = np.where(dated >= 1, packed_month[rows, np.maximum(dated - 1, 0)], 0.0)
     previous_test = np.where(outcome.fired, before, np.nan)
     return Observation(
         duration_months=np.where(outcome.fired, relapse_month, last_month),
@@ -174,8 +208,7 @@ def observe(
         first_positive_month=first_positive,
         previous_test_month=previous_test,
         month=month,
-        true_pct=np.where(done, true_pct, np.nan),
-        measured_pct=np.where(done, tests.measured_pct, np.nan),
         detected=detected,
-        sensitivity_mr=np.where(done, tests.sensitivity_mr, np.nan),
+        slot_true_pct=true_pct,
+        slot_tests=tests,
     )
