@@ -131,14 +131,27 @@ def baseline_seconds(repo: Path, tests: list[str], env: dict[str, str]) -> float
 
 
 def run_target(
-    name: str, workdir: Path, report_only: bool, sample: int | None, budget: float | None
+    name: str,
+    workdir: Path,
+    report_only: bool,
+    sample: int | None,
+    budget: float | None,
+    retest: bool = False,
 ) -> dict[str, object]:
     modules, tests = TARGETS[name]
     folder = workdir / name
     repo = folder / "repo"
     session = folder / "session.sqlite"
     env = {**os.environ, "PYTHONPATH": str(repo / "src"), "MPLBACKEND": "Agg"}
-    if not report_only:
+    if retest:  # the survivors against the tests as they are now, in a fresh copy
+        fresh = folder / "retest-repo"
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        copy_repo(fresh)
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(folder)]
+        fresh_env = {**env, "PYTHONPATH": str(fresh / "src")}
+        subprocess.run([*command, "--retest"], cwd=fresh, env=fresh_env, check=True)
+    elif not report_only:
         if not repo.exists():
             repo.mkdir(parents=True)
             copy_repo(repo)
@@ -213,6 +226,30 @@ def run_sample(folder: Path, sample: int | None, budget: float | None) -> None:
             print(f"[{count}/{len(todo)}] {job[:8]} {outcome} ({seconds:.0f} s)", flush=True)
 
 
+def retest_survivors(folder: Path) -> None:
+    """Run the session's survivors again with the tests of the working directory (a
+    fresh copy of the repository), recording which are now killed in ``retest.json``
+    next to the session (the session itself keeps the outcome of the run)."""
+    from cosmic_ray.config import load_config
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    config = load_config(str(folder / "cosmic-ray.toml"))
+    with use_db(str(folder / "session.sqlite"), WorkDB.Mode.open) as db:
+        survivors = [item for item, result in db.completed_work_items if not result.is_killed]
+    outcome = {}
+    for item in survivors:
+        result = mutate_and_test(item.mutations, config.test_command, config.timeout)
+        outcome[item.job_id] = "killed" if result.is_killed else "survived"
+        where = f"{item.mutations[0].module_path}:{item.mutations[0].start_pos[0]}"
+        print(
+            f"retest {item.job_id[:8]} {where} {item.mutations[0].operator_name}: "
+            f"{outcome[item.job_id]}",
+            flush=True,
+        )
+    (folder / "retest.json").write_text(json.dumps(outcome, indent=2))
+
+
 def summarise(name: str, session: Path) -> dict[str, object]:
     from cosmic_ray.work_db import WorkDB, use_db
 
@@ -220,6 +257,8 @@ def summarise(name: str, session: Path) -> dict[str, object]:
         done = list(db.completed_work_items)
         total = db.num_work_items
     killed = [r for _, r in done if r.is_killed]
+    retest_file = session.parent / "retest.json"
+    retested = json.loads(retest_file.read_text()) if retest_file.exists() else {}
     timeouts = [r for r in killed if r.output == "timeout"]
     survivors = [
         {
@@ -228,6 +267,7 @@ def summarise(name: str, session: Path) -> dict[str, object]:
             "operator": item.mutations[0].operator_name,
             "occurrence": item.mutations[0].occurrence,
             "diff": result.diff,
+            "retest": retested.get(item.job_id, "not retested"),
         }
         for item, result in done
         if not result.is_killed
@@ -239,6 +279,7 @@ def summarise(name: str, session: Path) -> dict[str, object]:
         "tested": len(done),
         "killed": len(killed),
         "killed_by_timeout": len(timeouts),
+        "killed_on_retest": sum(v == "killed" for v in retested.values()),
         "score": len(killed) / len(done) if done else float("nan"),
         "survivors": survivors,
     }
@@ -259,12 +300,20 @@ def main() -> None:
         default=None,
         help="per target, start no new mutant after this many minutes",
     )
+    parser.add_argument(
+        "--retest",
+        action="store_true",
+        help="run the survivors again with the current tests (after adding tests)",
+    )
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args()
     budget = 60.0 * args.budget if args.budget is not None else None
-    if args.worker is not None:  # internal: a partial session, run in the copied repo
-        run_sample(args.worker, args.sample, budget)
+    if args.worker is not None:  # internal: runs in the copied repo
+        if args.retest:
+            retest_survivors(args.worker)
+        else:
+            run_sample(args.worker, args.sample, budget)
         return
     if args.list or not args.targets:
         for name, (modules, tests) in TARGETS.items():
@@ -278,16 +327,25 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(
-            pool.map(lambda n: run_target(n, workdir, args.report_only, args.sample, budget), names)
+            pool.map(
+                lambda n: run_target(
+                    n, workdir, args.report_only, args.sample, budget, args.retest
+                ),
+                names,
+            )
         )
     for r in results:
         print(
             f"\n== {r['target']}: {r['killed']}/{r['tested']} killed "
             f"({100 * float(r['score']):.1f} %; {r['killed_by_timeout']} by timeout), "
+            f"{r['killed_on_retest']} more on retest, "
             f"{r['mutants']} mutants"
         )
         for s in r["survivors"]:  # type: ignore[attr-defined]
-            print(f"-- survived: {s['module']}:{s['line']} {s['operator']}\n{s['diff']}")
+            print(
+                f"-- survived: {s['module']}:{s['line']} {s['operator']} "
+                f"(retest: {s['retest']})\n{s['diff']}"
+            )
     summary = workdir / "summary.json"
     summary.write_text(json.dumps(results, indent=2))
     print(f"\nsummary: {summary}")
