@@ -250,6 +250,16 @@ def retest_survivors(folder: Path) -> None:
     (folder / "retest.json").write_text(json.dumps(outcome, indent=2))
 
 
+def clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    """Exact binomial 95 % interval of ``k`` successes in ``n`` trials."""
+    from scipy import stats
+
+    if n == 0:
+        return (float("nan"), float("nan"))
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    return (float(ci.low), float(ci.high))
+
+
 def summarise(name: str, session: Path) -> dict[str, object]:
     from cosmic_ray.work_db import WorkDB, use_db
 
@@ -273,6 +283,7 @@ def summarise(name: str, session: Path) -> dict[str, object]:
         if not result.is_killed
     ]
     survivors.sort(key=lambda s: (s["module"], s["line"]))
+    score_now = (len(killed) + sum(v == "killed" for v in retested.values())) / max(len(done), 1)
     return {
         "target": name,
         "mutants": total,
@@ -281,6 +292,10 @@ def summarise(name: str, session: Path) -> dict[str, object]:
         "killed_by_timeout": len(timeouts),
         "killed_on_retest": sum(v == "killed" for v in retested.values()),
         "score": len(killed) / len(done) if done else float("nan"),
+        # Exact (Clopper-Pearson) 95 % interval of the score after the retest, for a
+        # sample (tested < mutants; a sample without replacement makes it conservative).
+        "score_after_retest": score_now,
+        "ci95_after_retest": clopper_pearson(round(score_now * len(done)), len(done)),
         "survivors": survivors,
     }
 
@@ -338,7 +353,9 @@ def main() -> None:
         print(
             f"\n== {r['target']}: {r['killed']}/{r['tested']} killed "
             f"({100 * float(r['score']):.1f} %; {r['killed_by_timeout']} by timeout), "
-            f"{r['killed_on_retest']} more on retest, "
+            f"{r['killed_on_retest']} more on retest "
+            f"(score {100 * float(r['score_after_retest']):.1f} %, 95 % CI "
+            f"{100 * r['ci95_after_retest'][0]:.1f}-{100 * r['ci95_after_retest'][1]:.1f}), "
             f"{r['mutants']} mutants"
         )
         for s in r["survivors"]:  # type: ignore[attr-defined]

@@ -109,13 +109,17 @@ def test_npmle_closer_to_truth_than_visit_dated_km() -> None:
 def test_cure_weibull_interval_fit_recovers_truth() -> None:
     """Parameters within 3 SE of the truth at n = 5000 and the pointwise CI covers
     the true curve at months 3, 6, 12 (catches a likelihood treating right-censored
-    patients as relapsing at infinity with probability pi, which biases pi to 0)."""
+    patients as relapsing at infinity with probability pi, which biases pi to 0, and a
+    reported cure fraction, scale or shape read from the wrong coefficient)."""
     left, right, _, _ = _visits(29, 5000)
     fit = fit_interval_cure_weibull(left, right, [3.0, 6.0, 12.0])
     assert fit.converged
     truth = np.array([np.log(PI / (1 - PI)), np.log(SCALE), np.log(SHAPE)])
     se = np.sqrt(np.diag(fit.covariance))
     np.testing.assert_array_less(np.abs(fit.coef - truth) / se, 3.0)
+    # The reported natural-scale parameters are the fitted ones, each near the truth.
+    natural = np.log([fit.cure_fraction / (1 - fit.cure_fraction), fit.scale, fit.shape])
+    np.testing.assert_array_less(np.abs(natural - truth) / se, 3.0)
     true_curve = _truth(fit.months)
     assert ((fit.lower < true_curve) & (true_curve < fit.upper)).all()
     assert fit.summary()["parameters"][0]["parameter"] == "cure_fraction"

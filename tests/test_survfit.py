@@ -69,7 +69,8 @@ def test_fit_km_curve_transform_keyword() -> None:
 def test_rmst_area_equals_lifelines_and_difference() -> None:
     """Area under KM to tau equals lifelines' integral (1e-10), including tau
     between and beyond observed times; the difference CI and p follow from the
-    group SEs (catches a variance summed on the wrong side of each time)."""
+    group SEs (catches a variance summed on the wrong side of each time); the reference
+    group's difference with itself is 0 with a zero-width interval."""
     t, e = _sample(3, 600)
     groups = np.where(np.arange(t.size) % 3 == 0, "high", "low")
     t[groups == "high"] *= 0.7
@@ -86,6 +87,11 @@ def test_rmst_area_equals_lifelines_and_difference() -> None:
     z = table.loc["high", "difference"] / se
     assert table.loc["high", "p"] == pytest.approx(2 * norm.sf(abs(z)), rel=1e-9)
     assert np.isnan(table.loc["low", "p"])
+    # The reference against itself: a difference of 0 with a degenerate interval.
+    ref = table.loc["low", ["difference", "difference_se", "difference_lower", "difference_upper"]]
+    assert ref.tolist() == [0.0, 0.0, 0.0, 0.0]
+    high = table.loc["high"]
+    assert high["difference_lower"] < high["difference"] < high["difference_upper"]
     assert result.summary()["reference"] == "low"
 
 
