@@ -52,6 +52,10 @@ def test_turnbull_intervals_half_open() -> None:
     fit = fit_turnbull(left, right, [3.0, 6.0])
     assert fit.converged
     np.testing.assert_allclose(fit.mass.sum(), 1.0)
+    # NPMLE by hand: the likelihood p1 (p1 + p2) p2 p3 is symmetric in p1, p2; with
+    # p1 = p2 = x it is 2 x^3 (1 - 2 x), maximal at x = 3/8. Catches a convergence
+    # check that stops before the maximum (e.g. a wrong P_i for intervals from 0).
+    np.testing.assert_allclose(fit.mass, [3 / 8, 3 / 8, 1 / 4], atol=1e-5)
 
 
 def test_turnbull_equals_lifelines() -> None:
