@@ -237,8 +237,13 @@ def retest_survivors(folder: Path) -> None:
     config = load_config(str(folder / "cosmic-ray.toml"))
     with use_db(str(folder / "session.sqlite"), WorkDB.Mode.open) as db:
         survivors = [item for item, result in db.completed_work_items if not result.is_killed]
-    outcome = {}
+    # Only survivors not retested yet (a kill stays a kill: tests are only ever added;
+    # delete retest.json to retest every survivor again).
+    file = folder / "retest.json"
+    outcome = json.loads(file.read_text()) if file.exists() else {}
     for item in survivors:
+        if item.job_id in outcome:
+            continue
         result = mutate_and_test(item.mutations, config.test_command, config.timeout)
         outcome[item.job_id] = "killed" if result.is_killed else "survived"
         where = f"{item.mutations[0].module_path}:{item.mutations[0].start_pos[0]}"
@@ -247,7 +252,7 @@ def retest_survivors(folder: Path) -> None:
             f"{outcome[item.job_id]}",
             flush=True,
         )
-    (folder / "retest.json").write_text(json.dumps(outcome, indent=2))
+        file.write_text(json.dumps(outcome, indent=2))
 
 
 def clopper_pearson(k: int, n: int) -> tuple[float, float]:
