@@ -264,7 +264,8 @@ def test_search_scale_round_trips(model_name: str) -> None:
 def test_priors_and_restart_mix_enter_the_objective(setting) -> None:  # type: ignore[no-untyped-def]
     """Catches a prior or the restart-mix term left out, scaled wrongly or read from the
     wrong share, and a wrong evaluation count: with the four effects fitted and the
-    restart mix on, one evaluation adds ((value - mean) / sd)^2 per prior and the
+    restart mix on, one evaluation adds ((value - mean) / sd)^2 per prior (none for an
+    effect without a published prior, here ``male``) and the
     binomial deviance (scipy) of 12 of 64 restarts at the simulated share of STIM-rule
     relapses without MMR loss; the count goes from 0 to 1."""
     model, designs, patients = setting
@@ -272,7 +273,7 @@ def test_priors_and_restart_mix_enter_the_objective(setting) -> None:  # type: i
     objective = Objective(
         _targets(patients),
         model,
-        [*NAMES, *priors],
+        [*NAMES, *priors, "effects.male"],
         n_per_trial=N,
         seed=SEED,
         designs=designs,
@@ -284,6 +285,7 @@ def test_priors_and_restart_mix_enter_the_objective(setting) -> None:  # type: i
     ev = objective.evaluate(x)
     assert objective.n_evaluations == 1
     res = ev.residuals.set_index("quantity")
+    assert "effects.male" not in res.index  # fitted, but without a published prior
     expected = float(ev.residuals["term"].sum())
     for name in priors:
         mean, sd = EFFECT_PRIORS[name[8:]]
@@ -297,3 +299,26 @@ def test_priors_and_restart_mix_enter_the_objective(setting) -> None:  # type: i
     deviance = 2 * (stats.binom.logpmf(12, 64, 12 / 64) - stats.binom.logpmf(12, 64, share))
     assert row["term"] == pytest.approx(deviance, rel=1e-9)
     assert ev.objective == pytest.approx(expected, rel=1e-12)
+
+
+def test_objective_rejects_what_it_cannot_fit(setting) -> None:  # type: ignore[no-untyped-def]
+    """Catches a bad request accepted silently (an unknown parameter, an unknown extra
+    target, a target trial without a design): each raises ValueError naming it."""
+    model, designs, patients = setting
+    targets = _targets(patients)
+    with pytest.raises(ValueError, match="no_such"):
+        Objective(targets, model, ["no_such"], n_per_trial=10, seed=1, designs=designs)
+    with pytest.raises(ValueError, match="no_such"):
+        Objective(
+            targets,
+            model,
+            NAMES,
+            n_per_trial=10,
+            seed=1,
+            designs=designs,
+            extra_targets=("restart_mix", "no_such"),
+        )
+    with pytest.raises(ValueError, match="twister"):
+        Objective(
+            targets, model, NAMES, n_per_trial=10, seed=1, designs={"stim1": designs["stim1"]}
+        )
