@@ -124,3 +124,34 @@ def test_categorical_uses_cumulative_shares() -> None:
     uniform below 0.2 is category 0, in [0.2, 0.7) category 1, above category 2."""
     u = np.array([0.0, 0.19, 0.2, 0.69, 0.7, 0.999999])
     assert categorical(u, np.array([0.2, 0.5, 0.3])).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_degenerate_distributions_are_point_masses() -> None:
+    """Catches the zero-SD branch skipped or its bounds mis-compared (a point mass at
+    the mean is inside [lo, hi] when lo <= mean <= hi, with either bound inclusive):
+    with SD 0 the mass is 1 or 0 and every draw is the mean."""
+    assert normal_mass(60.0, 0.0, 18.0, 85.0) == 1.0
+    assert normal_mass(60.0, 0.0, 60.0, 60.0) == 1.0
+    assert normal_mass(60.0, 0.0, 61.0, 85.0) == 0.0
+    assert lognormal_mass(LogNormalParams(5.0, 0.0), 3.0) == 1.0
+    assert lognormal_mass(LogNormalParams(2.0, 0.0), 3.0) == 0.0
+    u = np.array([0.1, 0.5, 0.9])
+    assert truncated_normal(u, 60.0, 0.0, 18.0, 85.0).tolist() == [60.0] * 3
+    assert truncated_lognormal(u, LogNormalParams(5.0, 0.0), 3.0).tolist() == [5.0] * 3
+
+
+def test_cohort_parameters_are_frozen() -> None:
+    """Catches a parameter dataclass left mutable (a run could then change the
+    parameters another run shares): every dataclass of cohort.params is frozen."""
+    import dataclasses as dc
+
+    from tfrsim.cohort import params as module
+
+    classes = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and dc.is_dataclass(obj) and obj.__module__ == module.__name__
+    ]
+    assert len(classes) >= 4
+    for cls in classes:
+        assert cls.__dataclass_params__.frozen, cls.__name__

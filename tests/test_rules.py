@@ -141,3 +141,19 @@ def test_threshold_condition_is_a_boolean_mask_computed_without_warnings() -> No
         mask = above_threshold(0.1)(measured, detected)
     assert mask.dtype == np.bool_
     assert mask.tolist() == [[False, False, True, False], [True, False, False, False]]
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_rules_run_without_warnings_and_return_masks(name: str) -> None:
+    """Catches tests combined arithmetically rather than logically inside a rule (e.g.
+    ``//`` for ``&`` between consecutive tests: the same 0/1 values, but a divide-by-zero
+    warning on every negative test and integer output): every registered rule, on
+    series with negative, positive and missing tests, warns about nothing and fires a
+    boolean mask."""
+    measured = np.array([[0.0, 0.05, 0.2, 0.3], [0.002, 0.0, 0.5, NAN], [0.0] * 4])
+    detected = np.nan_to_num(measured) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = apply_rule(measured, detected, RuleParams(name))
+    assert out.fired.dtype == np.bool_
+    assert not out.fired[2]
