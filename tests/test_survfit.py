@@ -9,7 +9,7 @@ from lifelines.utils import restricted_mean_survival_time
 from scipy.stats import norm
 
 from tfrsim.analysis.km import _curve
-from tfrsim.analysis.survfit import km_estimate, median_survival, rmst
+from tfrsim.analysis.survfit import confidence_interval, km_estimate, median_survival, rmst
 
 
 def _sample(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,3 +134,13 @@ def test_median_and_ci_from_curves() -> None:
     assert result.lower[0] == km.loc[km["lower"] < 0.5, "month"].iloc[0]
     assert result.upper[0] == km.loc[km["upper"] < 0.5, "month"].iloc[0]
     assert result.lower[0] <= result.median[0] <= result.upper[0]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.05, 1.5])
+def test_confidence_level_must_be_strictly_between_0_and_1(alpha: float) -> None:
+    """Catches an alpha of 0 (an infinitely wide, useless interval: z = inf) or of 1
+    accepted silently: alpha must lie in the open interval (0, 1)."""
+    with pytest.raises(ValueError, match="alpha"):
+        confidence_interval([0.8], [0.1], alpha=alpha)
+    lower, upper = confidence_interval([0.8], [0.1], alpha=0.05)
+    assert 0 < lower[0] < 0.8 < upper[0] < 1
