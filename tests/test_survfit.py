@@ -144,3 +144,19 @@ def test_confidence_level_must_be_strictly_between_0_and_1(alpha: float) -> None
         confidence_interval([0.8], [0.1], alpha=alpha)
     lower, upper = confidence_interval([0.8], [0.1], alpha=0.05)
     assert 0 < lower[0] < 0.8 < upper[0] < 1
+
+
+def test_km_at_is_one_before_the_first_time_and_carried_forward() -> None:
+    """Catches a wrong value before the first event time (survival and both CI limits
+    are exactly 1 there, as in R's ``summary(survfit, times)``) or a curve not carried
+    forward past the last time: compared with the curve's own first and last rows."""
+    t, e = _sample(5, 200)
+    km = km_estimate(t, e)
+    frame = km.to_frame()
+    first = float(frame["month"].min())
+    at = km.at([0.0, first / 2, frame["month"].max() + 100.0])
+    assert at.loc[:1, ["survival", "lower", "upper"]].to_numpy().tolist() == [[1.0] * 3] * 2
+    last = frame.iloc[-1]
+    assert at.loc[2, ["survival", "lower", "upper"]].tolist() == pytest.approx(
+        [last["survival"], last["lower"], last["upper"]], nan_ok=True
+    )
