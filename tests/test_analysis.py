@@ -509,3 +509,23 @@ def test_analyses_in_threads_equal_analyses_in_turn():
     for stem, table in serial.tables().items():
         pd.testing.assert_frame_equal(threaded.tables()[stem], table, check_exact=True)
     assert threaded.summary_dict() == serial.summary_dict()
+
+
+def test_observation_summary_by_hand() -> None:
+    """Catches a positive test counted wrongly (e.g. ``n_positive >= 0``, which counts
+    every patient) or a share taken over the wrong patients: six hand-made patients,
+    three relapsing (months 3, 6, 30), give every summary by hand."""
+    from tfrsim.analysis.descriptive import summarise_observation
+
+    patients = pd.DataFrame(
+        {
+            "n_positive": [0, 2, 1, 3, 0, 1],
+            "event": [False, False, True, True, True, False],
+            "duration_months": [36.0, 36.0, 3.0, 6.0, 30.0, 24.0],
+        }
+    )
+    s = summarise_observation(patients)
+    assert s.n_with_positive == 4  # patients 2, 3, 4 and 6
+    assert s.fluctuation_fraction == pytest.approx(2 / 4)  # 2 and 6 never relapse
+    assert s.nonrelapsers_with_positive == pytest.approx(2 / 3)  # of 1, 2 and 6
+    assert s.relapses_after_month_27 == pytest.approx(1 / 3)  # month 30 of 3, 6, 30

@@ -2,8 +2,16 @@
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from tfrsim.cohort.params import SOKAL_GROUPS
+from tfrsim.cohort.distributions import (
+    categorical,
+    lognormal_mass,
+    normal_mass,
+    truncated_lognormal,
+    truncated_normal,
+)
+from tfrsim.cohort.params import SOKAL_GROUPS, LogNormalParams
 from tfrsim.cohort.sample import sample_cohort
 from tfrsim.config.compose import load_params
 from tfrsim.random import stream
@@ -86,3 +94,64 @@ def test_patient_ids(first_id: int) -> None:
         params.cohort, 10, rng=stream("cohort", seed=1, replicate=0), first_id=first_id
     )
     assert cohort.patient_id.tolist() == list(range(first_id, first_id + 10))
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.5, 10.0), (1.0, np.inf), (0.0, 4.0), (3.0, 6.0)])
+def test_truncated_distributions_match_scipy(lo: float, hi: float) -> None:
+    """Catches a wrong truncation of the cohort's inverse-CDF draws (a lower bound
+    ignored below 1 or at 1, a bound on the wrong side, a mass computed as a ratio):
+    quantiles and masses equal scipy's truncated normal on the log scale (log-normal)
+    and on the natural scale (normal), an independent closed form, to 1e-9."""
+    u = np.linspace(0.001, 0.999, 41)
+    dist = LogNormalParams(median=2.0, sigma=0.8)
+    mu = np.log(dist.median)
+    log_lo = np.log(lo) if lo > 0 else -np.inf
+    a, b = (log_lo - mu) / dist.sigma, (np.log(hi) - mu) / dist.sigma
+    expected = np.exp(stats.truncnorm.ppf(u, a, b, loc=mu, scale=dist.sigma))
+    np.testing.assert_allclose(truncated_lognormal(u, dist, lo, hi), expected, rtol=1e-9)
+    mass = stats.norm.cdf(b) - stats.norm.cdf(a)
+    assert lognormal_mass(dist, lo, hi) == pytest.approx(mass, rel=1e-9)
+    mean, sd = 2.5, 1.5
+    a, b = (lo - mean) / sd, (hi - mean) / sd
+    expected = stats.truncnorm.ppf(u, a, b, loc=mean, scale=sd)
+    np.testing.assert_allclose(truncated_normal(u, mean, sd, lo, hi), expected, rtol=1e-9)
+    mass = stats.norm.cdf(b) - stats.norm.cdf(a)
+    assert normal_mass(mean, sd, lo, hi) == pytest.approx(mass, rel=1e-9)
+
+
+def test_categorical_uses_cumulative_shares() -> None:
+    """Catches an off-by-one category at a boundary: with shares 0.2 / 0.5 / 0.3, a
+    uniform below 0.2 is category 0, in [0.2, 0.7) category 1, above category 2."""
+    u = np.array([0.0, 0.19, 0.2, 0.69, 0.7, 0.999999])
+    assert categorical(u, np.array([0.2, 0.5, 0.3])).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_degenerate_distributions_are_point_masses() -> None:
+    """Catches the zero-SD branch skipped or its bounds mis-compared (a point mass at
+    the mean is inside [lo, hi] when lo <= mean <= hi, with either bound inclusive):
+    with SD 0 the mass is 1 or 0 and every draw is the mean."""
+    assert normal_mass(60.0, 0.0, 18.0, 85.0) == 1.0
+    assert normal_mass(60.0, 0.0, 60.0, 60.0) == 1.0
+    assert normal_mass(60.0, 0.0, 61.0, 85.0) == 0.0
+    assert lognormal_mass(LogNormalParams(5.0, 0.0), 3.0) == 1.0
+    assert lognormal_mass(LogNormalParams(2.0, 0.0), 3.0) == 0.0
+    u = np.array([0.1, 0.5, 0.9])
+    assert truncated_normal(u, 60.0, 0.0, 18.0, 85.0).tolist() == [60.0] * 3
+    assert truncated_lognormal(u, LogNormalParams(5.0, 0.0), 3.0).tolist() == [5.0] * 3
+
+
+def test_cohort_parameters_are_frozen() -> None:
+    """Catches a parameter dataclass left mutable (a run could then change the
+    parameters another run shares): every dataclass of cohort.params is frozen."""
+    import dataclasses as dc
+
+    from tfrsim.cohort import params as module
+
+    classes = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type) and dc.is_dataclass(obj) and obj.__module__ == module.__name__
+    ]
+    assert len(classes) >= 4
+    for cls in classes:
+        assert cls.__dataclass_params__.frozen, cls.__name__

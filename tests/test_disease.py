@@ -200,3 +200,86 @@ def test_run_sums_equal_reduceat_bit_for_bit() -> None:
     values[rng.random(values.shape) < 0.3] = 0.0
     expected = np.add.reduceat(values, starts, axis=0)
     assert _run_sums(values, starts).tobytes() == expected.tobytes()
+
+
+def test_clonal_closed_form_raises_risk_with_eta() -> None:
+    """Catches a covariate effect applied with the wrong sign in the closed-form curve
+    (``theta0 / e^eta``): the clonal model's latent hazard is proportional, so
+    S(t | eta) = S(t | 0) ** exp(eta) (algebra of exp(-theta0 e^eta F(t))), and a
+    positive eta lowers the curve."""
+    model = load_params([]).model
+    assert isinstance(model, ClonalParams)
+    base = clonal.survival(MONTHS, model)
+    for eta in (-0.7, 0.5):
+        np.testing.assert_allclose(
+            clonal.survival(MONTHS, model, eta), base ** np.exp(eta), rtol=1e-12
+        )
+    assert np.all(clonal.survival(MONTHS, model, 0.5) < base)
+
+
+def test_linear_predictor_by_hand() -> None:
+    """Catches an effect applied to the wrong covariate or added instead of multiplied
+    (e.g. ``b_das + [dasatinib]``): eta of four hand-made patients, one per Sokal
+    group and TKI, equals the sum written out by hand."""
+    params = load_params([])
+    cohort = sample_cohort(params.cohort, 4, rng=stream("cohort", seed=5, replicate=0))
+    cohort = dataclasses.replace(
+        cohort,
+        sokal_group=np.array([0, 1, 2, 0], dtype=np.int8),
+        tki_years=np.array([5.0, 7.0, 4.0, 5.0]),
+        dmr_years=np.array([3.0, 2.0, 5.0, 3.0]),
+        prior_ifn=np.array([False, True, False, False]),
+        male=np.array([False, False, True, True]),
+        tki=np.array([0, 1, 2, 2], dtype=np.int8),
+        depth_log=np.array([4.5, 5.0, 4.0, 4.5]),
+    )
+    effects = dataclasses.replace(
+        params.model.effects,
+        sokal_intermediate=0.1,
+        sokal_high=0.2,
+        tki_per_year=-0.03,
+        dmr_per_year=-0.05,
+        prior_ifn=-0.7,
+        male=0.11,
+        tki_ref_years=5.0,
+        dmr_ref_years=3.0,
+        nilotinib=0.3,
+        dasatinib=0.4,
+        depth_per_log=-0.5,
+        depth_ref_log=4.5,
+    )
+    expected = [
+        0.0,  # the reference patient
+        0.1 - 0.03 * 2 - 0.05 * -1 - 0.7 + 0.3 - 0.5 * 0.5,
+        0.2 - 0.03 * -1 - 0.05 * 2 + 0.11 + 0.4 - 0.5 * -0.5,
+        0.11 + 0.4,
+    ]
+    np.testing.assert_allclose(linear_predictor(cohort, effects), expected, atol=1e-12)
+
+
+@pytest.mark.statistical
+def test_residual_levels_are_log_normal() -> None:
+    """Catches a wrong residual-disease spread (e.g. ``median ** e^(sigma Z)``, whose
+    median is right): log residual levels have median log(median) and SD sigma, within
+    4 SE (SE of a normal median 1.2533 sigma / sqrt(n); of an SD sigma / sqrt(2 n))."""
+    from tfrsim.disease.course import residual_levels
+
+    n, median, sigma = 40_000, 0.002, 0.8
+    logs = np.log(residual_levels(n, median, sigma, rng=stream("disease", seed=3, replicate=0)))
+    assert abs(np.median(logs) - np.log(median)) < 4 * 1.2533 * sigma / np.sqrt(n)
+    assert abs(np.std(logs) - sigma) < 4 * sigma / np.sqrt(2 * n)
+
+
+def test_simulate_course_takes_its_stream_by_keyword() -> None:
+    """Catches the disease stream accepted by position (a caller passing another
+    stage's stream in the wrong slot): ``rng`` is keyword-only, and the model name and
+    parameters may be passed by keyword."""
+    from tfrsim.disease.registry import simulate_course
+
+    params = load_params([])
+    cohort = sample_cohort(params.cohort, 3, rng=stream("cohort", seed=5, replicate=0))
+    rng = stream("disease", seed=5, replicate=0)
+    with pytest.raises(TypeError):
+        simulate_course(cohort, "clonal", params.model, rng)  # type: ignore[misc]
+    course = simulate_course(cohort, name="clonal", params=params.model, rng=rng)
+    assert len(course) == 3

@@ -8,7 +8,9 @@ check), while each bug named in a docstring moves S by many SE at n = 60,000.
 import dataclasses
 
 import numpy as np
+import pytest
 
+from tfrsim.checks import ConfigError
 from tfrsim.cohort.sample import sample_cohort
 from tfrsim.config.compose import load_params
 from tfrsim.disease import clonal, immune
@@ -325,3 +327,15 @@ def test_control_gives_rule_events_without_mmr_loss() -> None:
     }
     # Same patients, so the difference has SE below sqrt(2) x the binomial SE.
     assert rf["loss_of_mmr"] - rf["stim"] > 4 * np.sqrt(0.25 / 8000) * np.sqrt(2)
+
+
+def test_ceiling_may_lie_anywhere_below_100_percent() -> None:
+    """Catches a narrowed or widened range of the immune ceiling: any level in
+    (0, 100) % IS is a valid ceiling (99.5 % included), 0 and 100 % are not (an open
+    interval: 100 % IS is a full relapse, not control)."""
+    model = load_params(["model=immune"]).model
+    for ok in (1e-4, 50.0, 99.5):
+        assert dataclasses.replace(model, ceiling_median_pct=ok).ceiling_median_pct == ok
+    for bad in (0.0, 100.0, 120.0):
+        with pytest.raises(ConfigError, match="ceiling_median_pct"):
+            dataclasses.replace(model, ceiling_median_pct=bad)

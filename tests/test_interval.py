@@ -52,6 +52,10 @@ def test_turnbull_intervals_half_open() -> None:
     fit = fit_turnbull(left, right, [3.0, 6.0])
     assert fit.converged
     np.testing.assert_allclose(fit.mass.sum(), 1.0)
+    # NPMLE by hand: the likelihood p1 (p1 + p2) p2 p3 is symmetric in p1, p2; with
+    # p1 = p2 = x it is 2 x^3 (1 - 2 x), maximal at x = 3/8. Catches a convergence
+    # check that stops before the maximum (e.g. a wrong P_i for intervals from 0).
+    np.testing.assert_allclose(fit.mass, [3 / 8, 3 / 8, 1 / 4], atol=1e-5)
 
 
 def test_turnbull_equals_lifelines() -> None:
@@ -109,13 +113,17 @@ def test_npmle_closer_to_truth_than_visit_dated_km() -> None:
 def test_cure_weibull_interval_fit_recovers_truth() -> None:
     """Parameters within 3 SE of the truth at n = 5000 and the pointwise CI covers
     the true curve at months 3, 6, 12 (catches a likelihood treating right-censored
-    patients as relapsing at infinity with probability pi, which biases pi to 0)."""
+    patients as relapsing at infinity with probability pi, which biases pi to 0, and a
+    reported cure fraction, scale or shape read from the wrong coefficient)."""
     left, right, _, _ = _visits(29, 5000)
     fit = fit_interval_cure_weibull(left, right, [3.0, 6.0, 12.0])
     assert fit.converged
     truth = np.array([np.log(PI / (1 - PI)), np.log(SCALE), np.log(SHAPE)])
     se = np.sqrt(np.diag(fit.covariance))
     np.testing.assert_array_less(np.abs(fit.coef - truth) / se, 3.0)
+    # The reported natural-scale parameters are the fitted ones, each near the truth.
+    natural = np.log([fit.cure_fraction / (1 - fit.cure_fraction), fit.scale, fit.shape])
+    np.testing.assert_array_less(np.abs(natural - truth) / se, 3.0)
     true_curve = _truth(fit.months)
     assert ((fit.lower < true_curve) & (true_curve < fit.upper)).all()
     assert fit.summary()["parameters"][0]["parameter"] == "cure_fraction"

@@ -181,3 +181,64 @@ def test_event_months_lie_on_the_visit_grid(rule: str) -> None:
     obs = _observe(course, [36, 36, 36, 36, 4.0], RuleParams(rule))
     grid = set(visit_months(STIM, 36).tolist()) | {0.0}
     assert set(obs.duration_months.tolist()) <= grid
+
+
+def test_a_horizon_a_whole_number_of_intervals_away_is_a_visit() -> None:
+    """Catches a visit lost to float rounding in the step count (e.g. floor division
+    ``//`` instead of ``/`` before the 1e-9 tolerance): 3.3 / 1.1 is 2.9999999999999996
+    in binary, yet visits every 1.1 months to month 3.3 are 1.1, 2.2 and 3.3."""
+    assert visit_months((ScheduleSegment(10_000, 1.1),), 3.3).tolist() == [1.1, 2.2, 3.3]
+    assert visit_months((ScheduleSegment(6.6, 0.6), ScheduleSegment(10_000, 3)), 9.6).size == 12
+
+
+@pytest.mark.parametrize(
+    ("event_at", "dated", "previous"), [("confirming", 2.0, 1.0), ("first", 1.0, 0.0)]
+)
+def test_previous_test_is_the_one_before_the_dated_test(
+    event_at: str, dated: float, previous: float
+) -> None:
+    """Catches an interval-censoring lower bound taken from the wrong test (the test
+    before the first positive when the relapse is dated at the confirming one, or the
+    reverse): TWISTER on the clone of ``test_twister_fires...`` (positives at months 1
+    and 2) dates the relapse at 2 with the previous test at 1, or at 1 with no earlier
+    test (0, the stop)."""
+    obs = _observe(_course([0.5, 0.1]), [36, 0.5], RuleParams("twister", event_at=event_at))
+    assert obs.duration_months[0] == dated
+    assert obs.previous_test_month[0] == previous
+    assert np.isnan(obs.previous_test_month[1])  # censored before any test: no event
+
+
+def test_visits_frame_lists_exactly_the_tests_done() -> None:
+    """Catches a visits table built from the wrong mask (missed or post-relapse visits
+    listed, tests done left out, a patient's rows given another's id): with missed
+    visits, one row per test done, in patient then visit order, each with its own
+    month and result."""
+    obs = _observe(
+        _course([0.5, 13.2, np.nan]), [36, 36, 20], RuleParams("loss_of_mmr"), missed=0.3
+    )
+    ids = np.array([101, 102, 103], dtype=np.int64)
+    frame = obs.visits_frame(ids)
+    assert len(frame) == int(obs.n_tests.sum())
+    for k, pid in enumerate(ids):
+        mine = frame[frame["patient_id"] == pid]
+        done = np.flatnonzero(~np.isnan(obs.month[k]))
+        assert mine["visit"].tolist() == done.tolist()
+        assert mine["month"].tolist() == obs.month[k, done].tolist()
+        assert mine["detected"].tolist() == obs.detected[k, done].tolist()
+    assert not frame["month"].isna().any()
+    part = obs.visits_frame(ids, rows=slice(1, 3))
+    assert part["patient_id"].unique().tolist() == [102, 103]
+
+
+def test_jitter_applies_without_missed_visits() -> None:
+    """Catches the jitter skipped when no visit is missed (the shortcut for an exact
+    schedule taken too often): with 7 days of jitter and no missed visit, offsets are
+    uniform on [-7, 7] days, variance 49 / 3 (closed form), checked within 4 SE of the
+    sample variance (SE from the uniform's fourth moment: a^4 sqrt(4 / (45 n)))."""
+    params = ScheduleParams(segments=STIM, jitter_days=7.0, missed_visit_prob=0.0)
+    months = sample_visit_months(params, 5_000, 36, rng=stream("schedule", seed=2, replicate=0))
+    offset_days = ((months - visit_months(STIM, 36)) * 365.25 / 12).ravel()
+    assert not np.isnan(offset_days).any()
+    a, n = 7.0, offset_days.size
+    se_var = a**4 * np.sqrt(4 / (45 * n))
+    assert abs(np.var(offset_days) - a**2 / 3) < 4 * se_var

@@ -15,14 +15,22 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from tfrsim.analysis.descriptive import interpolated_median
 from tfrsim.calibration.objective import (
     EARLY_SHARE_SCALE,
+    EFFECT_PRIORS,
     LATE_SHARE_SCALE,
     NAN_TERM_PENALTY,
     Objective,
+    binomial_deviance,
+    fittable,
+    natural_value,
+    search_scale,
+    search_value,
     trial_params,
+    with_parameters,
 )
 from tfrsim.calibration.targets import MilestoneTarget, Targets, TimingTargets, load_targets
 from tfrsim.config.compose import load_params, trial_designs
@@ -185,3 +193,132 @@ def test_a_term_that_cannot_be_computed_is_never_dropped(setting) -> None:  # ty
     assert median.isna().all()
     assert np.isfinite(ev.objective)
     assert ev.objective >= NAN_TERM_PENALTY
+
+
+@pytest.mark.parametrize(("k", "n", "p"), [(12, 64, 0.3), (0, 10, 0.2), (10, 10, 0.4), (3, 7, 0.9)])
+def test_binomial_deviance_is_the_likelihood_ratio(k: int, n: int, p: float) -> None:
+    """Catches a wrong restart-mix deviance (a wrong observed share, a term dropped at
+    k = 0 or k = n, 1 - p mistyped): it equals 2 [log L(k/n) - log L(p)] of the binomial
+    likelihood, computed by scipy (exact up to rounding)."""
+    expected = 2 * (stats.binom.logpmf(k, n, k / n) - stats.binom.logpmf(k, n, p))
+    assert binomial_deviance(k, n, p) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_effect_priors_follow_their_published_estimates() -> None:
+    """Catches a prior of the wrong sign or spread: each prior is recomputed by hand from
+    the published figures its comment cites (objective.EFFECT_PRIORS), to the rounding
+    of the stated values. Every listed effect protects against relapse (prior IFN,
+    longer TKI, longer deep response, deeper response): all means are negative."""
+    z = 2 * 1.959964  # a 95 % CI spans 2 z standard errors
+    ifn_mean, ifn_sd = EFFECT_PRIORS["prior_ifn"]  # sHR 0.53 [0.28, 1.01]
+    assert ifn_mean == pytest.approx(np.log(0.53), abs=1e-9)
+    assert ifn_sd == pytest.approx(np.log(1.01 / 0.28) / z, rel=1e-3)
+    dmr_mean, dmr_sd = EFFECT_PRIORS["dmr_per_year"]  # sHR 2.06 [1.27, 3.35] over 3.5 y
+    assert dmr_mean == pytest.approx(-np.log(2.06) / 3.5, abs=0.005)
+    assert dmr_sd == pytest.approx(np.log(3.35 / 1.27) / z / 3.5, abs=0.001)
+    # EURO-SKI (-0.07 to -0.10 per year) and spain2018 (about -0.27 per year) both
+    # within 2 sd of the TKI prior, as its comment claims.
+    tki_mean, tki_sd = EFFECT_PRIORS["tki_per_year"]
+    for published in (-0.07, -0.10, -0.27):
+        assert abs(published - tki_mean) <= 2 * tki_sd
+    # ENESTfreedom: -log S of 0.681 vs 1.050 over a 0.75-log depth gap.
+    depth_mean = EFFECT_PRIORS["depth_per_log"][0]
+    assert depth_mean == pytest.approx(-np.log(np.log(0.350) / np.log(0.506)) / 0.75, abs=0.005)
+    for mean, sd in EFFECT_PRIORS.values():
+        assert mean < 0
+        assert 0 < sd < np.inf
+
+
+@pytest.mark.parametrize("model_name", ["clonal", "immune", "mixture_cure"])
+def test_search_scale_round_trips(model_name: str) -> None:
+    """Catches a parameter mapped to the wrong scale: for every fittable parameter of a
+    registered model, the search value maps back to the model's own value, log-scale
+    values are logarithms, logit-scale values are logits and raw values are unchanged
+    (checked against numpy's log and a hand-written logit)."""
+    model = load_params([f"model={model_name}"]).model
+    names = fittable(model)
+    values = np.array([search_value(model, n) for n in names])
+    for name, x in zip(names, values, strict=True):
+        value = (
+            getattr(model.effects, name[8:])
+            if name.startswith("effects.")
+            else getattr(model, name)
+        )
+        assert natural_value(model, name, x) == pytest.approx(value, rel=1e-12, abs=1e-15)
+        scale = search_scale(model, name)
+        if scale == "log":
+            expected = np.log(value)
+        elif scale == "logit":
+            expected = np.log(value / (1 - value))
+        else:
+            expected = value
+        assert x == pytest.approx(expected, rel=1e-12, abs=1e-15), (name, scale)
+    same, moved = (with_parameters(model, names, values + d) for d in (0.0, 0.1))
+    for name in names:
+        before = natural_value(model, name, search_value(model, name))
+        assert natural_value(model, name, search_value(same, name)) == pytest.approx(before)
+        after = natural_value(model, name, search_value(moved, name))
+        assert after != pytest.approx(before, rel=1e-6), name
+
+
+def test_priors_and_restart_mix_enter_the_objective(setting) -> None:  # type: ignore[no-untyped-def]
+    """Catches a prior or the restart-mix term left out, scaled wrongly or read from the
+    wrong share, and a wrong evaluation count: with the four effects fitted and the
+    restart mix on, one evaluation adds ((value - mean) / sd)^2 per prior (none for an
+    effect without a published prior, here ``male``) and the
+    binomial deviance (scipy) of 12 of 64 restarts at the simulated share of STIM-rule
+    relapses without MMR loss; the count goes from 0 to 1."""
+    model, designs, patients = setting
+    priors = [f"effects.{name}" for name in EFFECT_PRIORS]
+    objective = Objective(
+        _targets(patients),
+        model,
+        [*NAMES, *priors, "effects.male"],
+        n_per_trial=N,
+        seed=SEED,
+        designs=designs,
+        extra_targets=("restart_mix",),
+    )
+    assert objective.n_evaluations == 0
+    x = objective.start()
+    x[len(NAMES) :] += 0.3  # every effect 0.3 above its starting value
+    ev = objective.evaluate(x)
+    assert objective.n_evaluations == 1
+    res = ev.residuals.set_index("quantity")
+    assert "effects.male" not in res.index  # fitted, but without a published prior
+    expected = float(ev.residuals["term"].sum())
+    for name in priors:
+        mean, sd = EFFECT_PRIORS[name[8:]]
+        value = getattr(model.effects, name[8:]) + 0.3
+        assert res.loc[name, "term"] == pytest.approx(((value - mean) / sd) ** 2, rel=1e-9)
+    stim = ev.statistics["stim1"]  # stim2 is not among this test's trials
+    assert 0 < stim.events_without_mmr_loss < stim.n_events
+    share = stim.events_without_mmr_loss / stim.n_events
+    row = res.loc["restart_share_no_mmr_loss"]
+    assert row["simulated"] == pytest.approx(share, rel=1e-12)
+    deviance = 2 * (stats.binom.logpmf(12, 64, 12 / 64) - stats.binom.logpmf(12, 64, share))
+    assert row["term"] == pytest.approx(deviance, rel=1e-9)
+    assert ev.objective == pytest.approx(expected, rel=1e-12)
+
+
+def test_objective_rejects_what_it_cannot_fit(setting) -> None:  # type: ignore[no-untyped-def]
+    """Catches a bad request accepted silently (an unknown parameter, an unknown extra
+    target, a target trial without a design): each raises ValueError naming it."""
+    model, designs, patients = setting
+    targets = _targets(patients)
+    with pytest.raises(ValueError, match="no_such"):
+        Objective(targets, model, ["no_such"], n_per_trial=10, seed=1, designs=designs)
+    with pytest.raises(ValueError, match="no_such"):
+        Objective(
+            targets,
+            model,
+            NAMES,
+            n_per_trial=10,
+            seed=1,
+            designs=designs,
+            extra_targets=("restart_mix", "no_such"),
+        )
+    with pytest.raises(ValueError, match="twister"):
+        Objective(
+            targets, model, NAMES, n_per_trial=10, seed=1, designs={"stim1": designs["stim1"]}
+        )

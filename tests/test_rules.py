@@ -1,12 +1,14 @@
 """Relapse rules on hand-built series of test results (left-aligned, NaN = no test)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from tfrsim.checks import ConfigError
 from tfrsim.monitoring import RULES
 from tfrsim.monitoring.params import RuleParams
-from tfrsim.monitoring.rules import apply_rule
+from tfrsim.monitoring.rules import above_threshold, apply_rule
 
 NAN = np.nan
 
@@ -125,3 +127,33 @@ def test_confirmation_rules_accept_a_single_test(rule: str) -> None:
     assert out.fired.tolist() == [False, loss_of_mmr]
     assert out.trigger.tolist() == [-1, 0 if loss_of_mmr else -1]
     assert out.first.tolist() == [-1, 0 if loss_of_mmr else -1]
+
+
+def test_threshold_condition_is_a_boolean_mask_computed_without_warnings() -> None:
+    """Catches a condition combined arithmetically rather than logically (e.g. ``//``
+    for ``&``: integer output, and a divide-by-zero warning on every negative test):
+    the condition is a boolean mask, true exactly where a detected test is above the
+    threshold, and evaluating it on negative and missing tests warns about nothing."""
+    measured = np.array([[0.0, 0.05, 0.2, NAN], [0.3, 0.1, 0.0, 0.0]])
+    detected = np.nan_to_num(measured) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mask = above_threshold(0.1)(measured, detected)
+    assert mask.dtype == np.bool_
+    assert mask.tolist() == [[False, False, True, False], [True, False, False, False]]
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_rules_run_without_warnings_and_return_masks(name: str) -> None:
+    """Catches tests combined arithmetically rather than logically inside a rule (e.g.
+    ``//`` for ``&`` between consecutive tests: the same 0/1 values, but a divide-by-zero
+    warning on every negative test and integer output): every registered rule, on
+    series with negative, positive and missing tests, warns about nothing and fires a
+    boolean mask."""
+    measured = np.array([[0.0, 0.05, 0.2, 0.3], [0.002, 0.0, 0.5, NAN], [0.0] * 4])
+    detected = np.nan_to_num(measured) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = apply_rule(measured, detected, RuleParams(name))
+    assert out.fired.dtype == np.bool_
+    assert not out.fired[2]

@@ -9,7 +9,7 @@ from lifelines.utils import restricted_mean_survival_time
 from scipy.stats import norm
 
 from tfrsim.analysis.km import _curve
-from tfrsim.analysis.survfit import km_estimate, median_survival, rmst
+from tfrsim.analysis.survfit import confidence_interval, km_estimate, median_survival, rmst
 
 
 def _sample(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +69,8 @@ def test_fit_km_curve_transform_keyword() -> None:
 def test_rmst_area_equals_lifelines_and_difference() -> None:
     """Area under KM to tau equals lifelines' integral (1e-10), including tau
     between and beyond observed times; the difference CI and p follow from the
-    group SEs (catches a variance summed on the wrong side of each time)."""
+    group SEs (catches a variance summed on the wrong side of each time); the reference
+    group's difference with itself is 0 with a zero-width interval."""
     t, e = _sample(3, 600)
     groups = np.where(np.arange(t.size) % 3 == 0, "high", "low")
     t[groups == "high"] *= 0.7
@@ -86,6 +87,11 @@ def test_rmst_area_equals_lifelines_and_difference() -> None:
     z = table.loc["high", "difference"] / se
     assert table.loc["high", "p"] == pytest.approx(2 * norm.sf(abs(z)), rel=1e-9)
     assert np.isnan(table.loc["low", "p"])
+    # The reference against itself: a difference of 0 with a degenerate interval.
+    ref = table.loc["low", ["difference", "difference_se", "difference_lower", "difference_upper"]]
+    assert ref.tolist() == [0.0, 0.0, 0.0, 0.0]
+    high = table.loc["high"]
+    assert high["difference_lower"] < high["difference"] < high["difference_upper"]
     assert result.summary()["reference"] == "low"
 
 
@@ -128,3 +134,29 @@ def test_median_and_ci_from_curves() -> None:
     assert result.lower[0] == km.loc[km["lower"] < 0.5, "month"].iloc[0]
     assert result.upper[0] == km.loc[km["upper"] < 0.5, "month"].iloc[0]
     assert result.lower[0] <= result.median[0] <= result.upper[0]
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.05, 1.5])
+def test_confidence_level_must_be_strictly_between_0_and_1(alpha: float) -> None:
+    """Catches an alpha of 0 (an infinitely wide, useless interval: z = inf) or of 1
+    accepted silently: alpha must lie in the open interval (0, 1)."""
+    with pytest.raises(ValueError, match="alpha"):
+        confidence_interval([0.8], [0.1], alpha=alpha)
+    lower, upper = confidence_interval([0.8], [0.1], alpha=0.05)
+    assert 0 < lower[0] < 0.8 < upper[0] < 1
+
+
+def test_km_at_is_one_before_the_first_time_and_carried_forward() -> None:
+    """Catches a wrong value before the first event time (survival and both CI limits
+    are exactly 1 there, as in R's ``summary(survfit, times)``) or a curve not carried
+    forward past the last time: compared with the curve's own first and last rows."""
+    t, e = _sample(5, 200)
+    km = km_estimate(t, e)
+    frame = km.to_frame()
+    first = float(frame["month"].min())
+    at = km.at([0.0, first / 2, frame["month"].max() + 100.0])
+    assert at.loc[:1, ["survival", "lower", "upper"]].to_numpy().tolist() == [[1.0] * 3] * 2
+    last = frame.iloc[-1]
+    assert at.loc[2, ["survival", "lower", "upper"]].tolist() == pytest.approx(
+        [last["survival"], last["lower"], last["upper"]], nan_ok=True
+    )
