@@ -104,6 +104,24 @@ class LimitsParams:
 
 
 @dataclass(frozen=True)
+class EnsembleParams:
+    """Replicates run inside one job (``ensemble.*``; :func:`tfrsim.run_ensemble`).
+
+    Parameters
+    ----------
+    replicates : int
+        Independent replicates simulated and analysed in one run, numbered from the
+        config's ``replicate`` (each reseeded from ``(seed, replicate)``). 1: a plain
+        run, whose files are those of a single study.
+    """
+
+    replicates: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "replicates", c.positive_int("replicates", self.replicates))
+
+
+@dataclass(frozen=True)
 class WorkEstimate:
     """What a run will do: patients, planned tests, bytes written (upper bounds)."""
 
