@@ -21,7 +21,7 @@ those of ``tfrsim replicate=r``.
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,18 @@ def ensemble_summary(result: EnsembleResult) -> dict[str, Any]:
             "rule": asdict(p.monitoring.rule),
             "schedule": asdict(p.monitoring.schedule),
             "assay": asdict(p.monitoring.assay),
-            **({"uncertainty": p.uncertainty} if p.uncertainty != "none" else {}),
+            # Parameter uncertainty: the stored draw each replicate used.
+            **(
+                {
+                    "uncertainty": p.uncertainty,
+                    "posterior_draws": [
+                        replace(p, replicate=r).with_posterior_draw().posterior_draw
+                        for r in result.replicates
+                    ],
+                }
+                if p.uncertainty != "none"
+                else {}
+            ),
             "ensemble": {"replicates": len(result.replicates), "band_level": BAND_LEVEL},
             "estimands": records(table, [str(c) for c in table.columns]),
         }

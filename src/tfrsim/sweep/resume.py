@@ -32,6 +32,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +69,23 @@ def config_files_digest(sources: Iterable[Any]) -> str:
     return digest.hexdigest()
 
 
+@lru_cache(maxsize=1)
+def defaults_digest() -> str:
+    """SHA-256 of the base config's defaults (:func:`tfrsim.config.store.base_config`)
+    and tfrsim's version (computed once per process)."""
+    data = {"version": __version__, "defaults": base_config()}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def fingerprint(task_overrides: Sequence[str], files_digest: str) -> str:
     """A job's fingerprint: its overrides, the config files, the base defaults, tfrsim's
     version (see the module)."""
     data = {
-        "version": __version__,
         "overrides": [str(o) for o in task_overrides],
         "files": files_digest,
-        "defaults": base_config(),
+        "defaults": defaults_digest(),
     }
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def job_fingerprint(hydra_cfg: Any) -> str:
