@@ -61,6 +61,16 @@ def test_bad_replicates_are_refused(value: str, message: str) -> None:
         to_ensemble(cfg)
 
 
+def test_oversized_ensemble_is_refused_before_work() -> None:
+    """Bug: the work bound (``limits.max_patient_visits``) was checked per replicate,
+    so a typo such as ``ensemble.replicates=1e9`` started a run of 10^9 replicates.
+    The bound is 5e9; 100 patients x 42 planned visits x 1e9 replicates = 4.2e12."""
+    cfg = compose_config(["ensemble.replicates=1e9", "cohort.n_patients=100"])
+    with pytest.raises(ConfigError, match=r"ensemble.replicates = 1,000,000,000 x"):
+        to_params(cfg)
+    to_params(compose_config(["ensemble.replicates=1e6", "cohort.n_patients=100"]))
+
+
 def test_bad_replicates_exit_2_before_any_work(tmp_path: Path) -> None:
     """Bug: ``tfrsim ensemble.replicates=0`` exited with status 1 or ran, or left
     files behind; a refused value is exit status 2 with the field, rule and value."""

@@ -178,6 +178,27 @@ def check_work(estimate: WorkEstimate, limits: LimitsParams, visits: bool) -> No
         )
 
 
+def check_ensemble_work(estimate: WorkEstimate, replicates: int, limits: LimitsParams) -> None:
+    """Refuse ``replicates`` replicates of a run whose total patient-visits exceed
+    ``limits.max_patient_visits`` (an ensemble writes no patient table: its bytes are
+    those of a few tables).
+
+    Raises
+    ------
+    ConfigError
+    """
+    total = replicates * estimate.patient_visits
+    if replicates > 1 and total > limits.max_patient_visits:
+        raise c.ConfigError(
+            "limits.max_patient_visits",
+            f"is exceeded: ensemble.replicates = {replicates:,} x cohort.n_patients = "
+            f"{estimate.patients:,} x {estimate.visits_per_patient:,.0f} planned visits = "
+            f"{total:.3g} patient-visits",
+            limits.max_patient_visits,
+            "fewer replicates, patients or visits, or raise limits.max_patient_visits",
+        )
+
+
 @dataclass(frozen=True)
 class StudyParams:
     """Everything one run needs, validated.

@@ -21,7 +21,13 @@ from tfrsim.config.build import ConfigProblems, build, check_keys
 from tfrsim.config.plugins import load_plugins
 from tfrsim.disease.registry import MODELS
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
-from tfrsim.study import EnsembleParams, LimitsParams, OutputParams, StudyParams
+from tfrsim.study import (
+    EnsembleParams,
+    LimitsParams,
+    OutputParams,
+    StudyParams,
+    check_ensemble_work,
+)
 
 #: Top-level keys of a study config, and which are required.
 TOP_LEVEL: tuple[str, ...] = (
@@ -117,7 +123,8 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
             built[name] = part(partial(build, params_type, raw[name], name))
     output = part(lambda: build(OutputParams, raw.get("output") or {}, "output"))
     limits = part(lambda: build(LimitsParams, raw.get("limits") or {}, "limits"))
-    part(lambda: to_ensemble(raw))  # read by the command (tfrsim.sweep.job), checked here
+    # Read by the command (tfrsim.sweep.job); checked here with everything else.
+    ensemble: EnsembleParams | None = part(lambda: to_ensemble(raw))
     model = raw.get("model")
     named_model: tuple[str, Any] = ("", None)
     if isinstance(model, Mapping):
@@ -129,7 +136,7 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
     if problems:
         raise ConfigProblems(problems)
     model_name, model_values = named_model
-    return StudyParams(
+    params = StudyParams(
         trial_name=raw["trial"]["name"],
         seed=raw.get("seed", 0),
         replicate=raw.get("replicate", 0),
@@ -144,6 +151,9 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
         limits=limits,
         uncertainty=raw.get("uncertainty", "none"),
     )
+    if ensemble is not None:
+        check_ensemble_work(params.work, ensemble.replicates, params.limits)
+    return params
 
 
 def to_ensemble(cfg: DictConfig | Mapping[str, Any]) -> EnsembleParams:
