@@ -18,21 +18,19 @@ from tfrsim.sweep.experiments import (
 )
 from tfrsim.sweep.naming import register_resolvers, slug, sweep_name
 
-#: What each preset must sweep: key -> values, and the number of jobs.
+#: What each preset must sweep: key -> values, the number of jobs, and the replicates
+#: run inside each job (ensemble.replicates): the same trials as one job per replicate.
 EXPECTED = {
-    "stop_timing": (
-        {"cohort.tki_years.median": "3,4,5,6,8,10", "replicate": "range(0,5)"},
-        30,
-    ),
+    "stop_timing": ({"cohort.tki_years.median": "3,4,5,6,8,10"}, 6, 5),
     "monitoring": (
         {
             "experiment/schedule": "monthly,every_2_months,every_3_months,stim",
             "monitoring.rule.name": "loss_of_mmr,loss_of_mmr_confirmed,stim,twister,loss_of_mr4",
-            "replicate": "range(0,3)",
         },
-        60,
+        20,
+        3,
     ),
-    "power": ({"cohort.n_patients": "40,100,200,400,800", "replicate": "range(0,40)"}, 200),
+    "power": ({"cohort.n_patients": "40,100,200,400,800"}, 5, 40),
 }
 
 
@@ -46,8 +44,10 @@ def _compose(overrides: list[str]):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_experiment_sweeps_what_it_says_with_joblib(name: str) -> None:
-    params, n_jobs = EXPECTED[name]
+    params, n_jobs, replicates = EXPECTED[name]
     cfg = _compose([f"experiment={name}"])
+    assert cfg.ensemble.replicates == replicates
+    assert cfg.replicate == 0  # replicates 0 .. replicates-1, as the old per-job grid
     # The launcher of the multirun itself (not only of the jobs' configs).
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
     assert dict(cfg.hydra.sweeper.params) == params

@@ -122,8 +122,8 @@ def test_submitit_local_launcher_runs_an_experiment(tmp_path: Path) -> None:
         "-m",
         "experiment=power",
         "hydra/launcher=submitit_local",
-        "cohort.n_patients=60",
-        "replicate=0,1",
+        "cohort.n_patients=60,80",
+        "ensemble.replicates=2",
     )
     assert proc.returncode == 0, proc.stderr
     (sweep,) = _sweep_dirs(tmp_path)

@@ -127,6 +127,8 @@ def run(cfg: DictConfig) -> Path:
     """Run one study from a composed config into the current Hydra run folder."""
     from hydra.core.hydra_config import HydraConfig
 
+    from tfrsim.ensemble import EnsembleResult
+    from tfrsim.sweep.ensemble_run import format_ensemble
     from tfrsim.sweep.job import execute
 
     hydra_cfg = HydraConfig.get()
@@ -141,7 +143,10 @@ def run(cfg: DictConfig) -> Path:
         result = execute(cfg, run_dir, progress=True)
     log.info("run finished in %.1f s; files in %s", time.perf_counter() - start, run_dir)
     if result.params.output.print_summary:
-        print(format_summary(result, run_dir, model))
+        if isinstance(result, EnsembleResult):
+            print(format_ensemble(result, run_dir))
+        else:
+            print(format_summary(result, run_dir, model))
     return run_dir
 
 

@@ -58,11 +58,14 @@ class EnsembleResult:
     estimands : pandas.DataFrame
         :data:`~tfrsim.analysis.estimands.ESTIMAND_COLUMNS` plus ``replicate``, one
         row per replicate and estimand.
+    n_patients : tuple of int
+        Patients simulated in each replicate (in the order of ``replicates``).
     """
 
     params: StudyParams
     replicates: tuple[int, ...]
     estimands: pd.DataFrame
+    n_patients: tuple[int, ...] = ()
 
     def reduce(self, level: float = 0.95) -> pd.DataFrame:
         """Across replicates, per estimand: ``n``, ``mean``, ``sd``, ``median`` and the
@@ -112,12 +115,13 @@ def run_ensemble(
     EnsembleResult
     """
     reps = _replicates(params, replicates)
-    frames = []
+    frames, sizes = [], []
     for r in tqdm(reps, desc="replicates", unit="rep", disable=None if progress else True):
         result = run_study(dataclasses.replace(params, replicate=r), keep_visits=0)
         frames.append(result.analysis.to_frame().assign(replicate=r))
+        sizes.append(len(result.patients))
     table = pd.concat(frames, ignore_index=True)[[*ESTIMAND_COLUMNS, "replicate"]]
-    return EnsembleResult(params=params, replicates=reps, estimands=table)
+    return EnsembleResult(params=params, replicates=reps, estimands=table, n_patients=tuple(sizes))
 
 
 @dataclass(frozen=True)

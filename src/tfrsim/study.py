@@ -104,6 +104,24 @@ class LimitsParams:
 
 
 @dataclass(frozen=True)
+class EnsembleParams:
+    """Replicates run inside one job (``ensemble.*``; :func:`tfrsim.run_ensemble`).
+
+    Parameters
+    ----------
+    replicates : int
+        Independent replicates simulated and analysed in one run, numbered from the
+        config's ``replicate`` (each reseeded from ``(seed, replicate)``). 1: a plain
+        run, whose files are those of a single study.
+    """
+
+    replicates: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "replicates", c.positive_int("replicates", self.replicates))
+
+
+@dataclass(frozen=True)
 class WorkEstimate:
     """What a run will do: patients, planned tests, bytes written (upper bounds)."""
 
@@ -157,6 +175,27 @@ def check_work(estimate: WorkEstimate, limits: LimitsParams, visits: bool) -> No
             f"is exceeded: {source} for {what} ≈ {estimate.output_bytes / 1e9:.3g} GB",
             limits.max_output_bytes,
             "fewer patients, output.visits=false, or raise limits.max_output_bytes if intended",
+        )
+
+
+def check_ensemble_work(estimate: WorkEstimate, replicates: int, limits: LimitsParams) -> None:
+    """Refuse ``replicates`` replicates of a run whose total patient-visits exceed
+    ``limits.max_patient_visits`` (an ensemble writes no patient table: its bytes are
+    those of a few tables).
+
+    Raises
+    ------
+    ConfigError
+    """
+    total = replicates * estimate.patient_visits
+    if replicates > 1 and total > limits.max_patient_visits:
+        raise c.ConfigError(
+            "limits.max_patient_visits",
+            f"is exceeded: ensemble.replicates = {replicates:,} x cohort.n_patients = "
+            f"{estimate.patients:,} x {estimate.visits_per_patient:,.0f} planned visits = "
+            f"{total:.3g} patient-visits",
+            limits.max_patient_visits,
+            "fewer replicates, patients or visits, or raise limits.max_patient_visits",
         )
 
 

@@ -18,7 +18,7 @@ from tfrsim.config.build import defaults_of
 from tfrsim.config.paths import BASE_CONFIG
 from tfrsim.config.plugins import load_plugins
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
-from tfrsim.study import LimitsParams, OutputParams, StudyParams
+from tfrsim.study import EnsembleParams, LimitsParams, OutputParams, StudyParams
 
 __all__ = ["BASE_CONFIG", "base_config", "register_configs"]
 
@@ -37,6 +37,7 @@ def base_config() -> dict[str, Any]:
         "analysis": defaults_of(AnalysisParams),
         "output": defaults_of(OutputParams),
         "limits": defaults_of(LimitsParams),
+        "ensemble": defaults_of(EnsembleParams),
     }
 
 

@@ -21,7 +21,13 @@ from tfrsim.config.build import ConfigProblems, build, check_keys
 from tfrsim.config.plugins import load_plugins
 from tfrsim.disease.registry import MODELS
 from tfrsim.monitoring.params import FollowUpParams, MonitoringParams
-from tfrsim.study import LimitsParams, OutputParams, StudyParams
+from tfrsim.study import (
+    EnsembleParams,
+    LimitsParams,
+    OutputParams,
+    StudyParams,
+    check_ensemble_work,
+)
 
 #: Top-level keys of a study config, and which are required.
 TOP_LEVEL: tuple[str, ...] = (
@@ -37,6 +43,7 @@ TOP_LEVEL: tuple[str, ...] = (
     "limits",
     "chunk_size",
     "uncertainty",
+    "ensemble",
 )
 _REQUIRED: tuple[str, ...] = ("trial", "cohort", "monitoring", "follow_up", "model", "analysis")
 #: Keys of a model config that are not parameters: its name and where fitted values
@@ -116,6 +123,8 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
             built[name] = part(partial(build, params_type, raw[name], name))
     output = part(lambda: build(OutputParams, raw.get("output") or {}, "output"))
     limits = part(lambda: build(LimitsParams, raw.get("limits") or {}, "limits"))
+    # Read by the command (tfrsim.sweep.job); checked here with everything else.
+    ensemble: EnsembleParams | None = part(lambda: to_ensemble(raw))
     model = raw.get("model")
     named_model: tuple[str, Any] = ("", None)
     if isinstance(model, Mapping):
@@ -127,7 +136,7 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
     if problems:
         raise ConfigProblems(problems)
     model_name, model_values = named_model
-    return StudyParams(
+    params = StudyParams(
         trial_name=raw["trial"]["name"],
         seed=raw.get("seed", 0),
         replicate=raw.get("replicate", 0),
@@ -142,6 +151,25 @@ def to_params(cfg: DictConfig | Mapping[str, Any]) -> StudyParams:
         limits=limits,
         uncertainty=raw.get("uncertainty", "none"),
     )
+    if ensemble is not None:
+        check_ensemble_work(params.work, ensemble.replicates, params.limits)
+    return params
+
+
+def to_ensemble(cfg: DictConfig | Mapping[str, Any]) -> EnsembleParams:
+    """The validated ``ensemble`` settings of a composed configuration (replicates run
+    in one job; default: one).
+
+    Raises
+    ------
+    ConfigError
+        If ``ensemble.replicates`` is not an integer >= 1, or a key is unknown.
+    """
+    raw = plain(cfg) if isinstance(cfg, DictConfig) else cfg
+    value = raw.get("ensemble") or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError("ensemble", "must be a mapping of settings", value)
+    return build(EnsembleParams, value, "ensemble")
 
 
 def _raise(err: ConfigError) -> None:

@@ -46,6 +46,9 @@ JOB_COLUMNS: tuple[str, ...] = (
 DONE, FAILED, INCOMPLETE, NOT_STARTED = "done", "failed", "incomplete", "not_started"
 #: libyaml's loader when PyYAML has it: ~10x faster on the hundreds of job configs.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Sweepers whose grid is the cartesian product of ``params`` and the overrides:
+#: Hydra's basic sweeper and tfrsim's (the basic one with cheap resume).
+GRID_SWEEPERS: tuple[str, ...] = ("BasicSweeper", "TfrsimSweeper")
 _HASH_SUFFIX = re.compile(rf"-[0-9a-f]{{{HASH_CHARS}}}$")
 
 
@@ -121,7 +124,7 @@ def job_rows(job_dir: Path) -> list[dict[str, Any]]:
 
 
 def expected_jobs(sweep_dir: Path) -> list[tuple[str, dict[str, Any]]] | None:
-    """The jobs of a sweep's grid, from Hydra's ``multirun.yaml`` (basic sweeper).
+    """The jobs of a sweep's grid, from Hydra's ``multirun.yaml`` (basic or tfrsim sweeper).
 
     Returns
     -------
@@ -136,7 +139,8 @@ def expected_jobs(sweep_dir: Path) -> list[tuple[str, dict[str, Any]]] | None:
     try:
         cfg = (_load_yaml(path) or {}).get("hydra") or {}
         sweeper = cfg.get("sweeper") or {}
-        if "BasicSweeper" not in str(sweeper.get("_target_", "BasicSweeper")):
+        target = str(sweeper.get("_target_", "BasicSweeper"))
+        if not target.endswith(GRID_SWEEPERS):
             return None
         lines = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
         lines += [str(o) for o in (cfg.get("overrides") or {}).get("task") or []]
@@ -375,6 +379,8 @@ def write_sweep(
         # The settings that vary across jobs (constant ones name the sweep folder).
         settings = [c for c in table.columns if c not in (*JOB_COLUMNS, *ESTIMAND_COLUMNS)]
         swept = [c for c in settings if table[c].nunique(dropna=False) > 1]
+        if (table.groupby("job")["replicate"].nunique() > 1).any():
+            swept.append("replicate")  # replicates inside a job (ensemble.replicates)
         status = table.drop_duplicates("job")["status"]
         counts = {s: int((status == s).sum()) for s in (DONE, FAILED, INCOMPLETE, NOT_STARTED)}
         files.append(

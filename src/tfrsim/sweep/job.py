@@ -22,10 +22,13 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from tfrsim.config.translate import to_params
+from tfrsim.config.translate import to_ensemble, to_params
+from tfrsim.ensemble import EnsembleResult
 from tfrsim.execution import StudyResult
 from tfrsim.files import write_text
 from tfrsim.output import ERROR_FILE, clear_partial, is_complete, job_lock, write_study
+from tfrsim.sweep.ensemble_run import write_ensemble
+from tfrsim.sweep.resume import RECORD_FILE, has_record, job_fingerprint, write_record
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +69,12 @@ class JobOutcome:
     seconds: float = 0.0
 
 
-def execute(cfg: DictConfig, run_dir: Path, *, progress: bool) -> StudyResult:
+def execute(cfg: DictConfig, run_dir: Path, *, progress: bool) -> StudyResult | EnsembleResult:
     """Validate ``cfg``, run the study and write every file into ``run_dir``.
+
+    With ``ensemble.replicates`` above 1, the replicates run in this one job
+    (:func:`tfrsim.sweep.ensemble_run.write_ensemble`); otherwise the study's files
+    are those of a single run.
 
     Raises
     ------
@@ -77,6 +84,10 @@ def execute(cfg: DictConfig, run_dir: Path, *, progress: bool) -> StudyResult:
         If ``run_dir`` already holds results.
     """
     params = to_params(cfg)  # validates everything before any work
+    replicates = to_ensemble(cfg).replicates
+    if replicates > 1:
+        resolved = OmegaConf.to_yaml(cfg, resolve=True)
+        return write_ensemble(run_dir, params, resolved, replicates, progress=progress)
     return write_study(
         run_dir,
         params,
@@ -92,9 +103,16 @@ def clear_failed(job_dir: Path) -> list[str]:
     """Remove what an earlier, failed attempt of this job left (tfrsim's own files only).
 
     Only called on folders without the complete marker, by the holder of the job's
-    lock: they hold no finished result and nobody else is writing them.
+    lock: they hold no finished result and nobody else is writing them. The record of
+    an earlier finish (:data:`tfrsim.sweep.resume.RECORD_FILE`) goes too: it is written
+    again when this attempt finishes.
     """
-    return clear_partial(job_dir)
+    removed = clear_partial(job_dir)
+    record = job_dir / RECORD_FILE
+    if record.is_file():
+        record.unlink()
+        removed.append(RECORD_FILE)
+    return removed
 
 
 def write_error(job_dir: Path, exc: BaseException) -> None:
@@ -133,6 +151,11 @@ def run_sweep_job(cfg: DictConfig) -> JobOutcome:
     with job_lock(job_dir) as held:
         if held:
             outcome = _run_locked(cfg, job_dir)
+            if outcome.status in (DONE, SKIPPED):
+                # For the next resume: finished, recognisable without composing.
+                fp = job_fingerprint(hydra_cfg)
+                if not has_record(job_dir, fp):
+                    write_record(job_dir, fp)
         else:
             log.info("job %s: running in another invocation, left alone", job_dir.name)
             outcome = JobOutcome(str(job_dir), BUSY)
@@ -162,11 +185,9 @@ def _run_locked(cfg: DictConfig, job_dir: Path) -> JobOutcome:
         clear_partial(job_dir)
         raise
     seconds = time.perf_counter() - start
-    log.info(
-        "job %s: done in %.1f s (%d patients, %d relapses)",
-        job_dir.name,
-        seconds,
-        len(result.patients),
-        int(result.patients["event"].sum()),
-    )
+    if isinstance(result, EnsembleResult):
+        done = f"{len(result.replicates)} replicates of {result.params.cohort.n_patients} patients"
+    else:
+        done = f"{len(result.patients)} patients, {int(result.patients['event'].sum())} relapses"
+    log.info("job %s: done in %.1f s (%s)", job_dir.name, seconds, done)
     return JobOutcome(str(job_dir), DONE, seconds=seconds)

@@ -95,12 +95,21 @@ def sweep_name(
     return name
 
 
+#: The default ``ensemble`` settings (one replicate per run: a plain run), left out of
+#: the hash so that a plain run's folder keeps the name it had before the setting
+#: existed (and earlier sweeps resume); :class:`tfrsim.study.EnsembleParams`.
+PLAIN_ENSEMBLE: dict[str, Any] = {"replicates": 1}
+
+
 def config_hash(cfg: DictConfig, leave_out: Iterable[str] = NOT_RESULTS) -> str:
     """Short hash of a resolved configuration, without the top-level keys ``leave_out``
-    (by default Hydra's, output and limits settings: what does not change results)."""
+    (by default Hydra's, output and limits settings: what does not change results) and
+    without the default ``ensemble`` settings (:data:`PLAIN_ENSEMBLE`)."""
     left_out = set(leave_out)
     keys = [str(k) for k in cfg if k not in left_out]
     data = OmegaConf.to_container(OmegaConf.masked_copy(cfg, keys), resolve=True)
+    if isinstance(data, dict) and data.get("ensemble") == PLAIN_ENSEMBLE:
+        del data["ensemble"]
     return short_hash(json.dumps(data, sort_keys=True, default=str))
 
 
