@@ -9,7 +9,7 @@ import pytest
 import tfrsim.execution
 from tfrsim import load_params, run_study
 from tfrsim.checks import ConfigError
-from tfrsim.execution import chunk_blocks, retained_columns
+from tfrsim.execution import PatientColumns, chunk_blocks, iter_chunks, retained_columns
 from tfrsim.output import write_run, write_study
 from tfrsim.random import BLOCK_SIZE
 
@@ -139,3 +139,22 @@ def test_failed_stream_leaves_no_visits_file(
         write_study(tmp_path / "run", params, "x: 1\n", visits=True, figures=False)
     left = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert left == ["config.yaml"], left
+
+
+def test_kept_columns_equal_the_concatenated_chunks() -> None:
+    """Bug caught: the columns kept for the analysis, filled chunk by chunk into arrays
+    of the study's length, differing from the chunks concatenated (a dtype, the
+    categories of ``sokal_group``, a row out of place, a short or overfull table)."""
+    params = _params(BLOCK_SIZE)
+    keep = retained_columns(params)
+    chunks = [sim.patients[keep] for sim in iter_chunks(params)]
+    columns = PatientColumns(N)
+    for chunk in chunks:
+        columns.add(chunk)
+    pd.testing.assert_frame_equal(columns.frame(), pd.concat(chunks, ignore_index=True))
+    with pytest.raises(ValueError, match="more than the study's"):
+        columns.add(chunks[0])
+    partial = PatientColumns(N)
+    partial.add(chunks[0])
+    with pytest.raises(ValueError, match=f"{BLOCK_SIZE} of {N} patients"):
+        partial.frame()

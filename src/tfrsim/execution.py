@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -417,6 +417,58 @@ def run_study(
     )
 
 
+class PatientColumns:
+    """The kept columns of every patient, filled chunk by chunk into arrays allocated
+    once for the whole study.
+
+    Concatenating the chunks at the end would hold the columns twice and leave the
+    chunks' pieces as holes in the heap, which the process keeps (glibc returns little
+    of it): filling arrays of the study's length keeps one copy only.
+    """
+
+    def __init__(self, n_patients: int) -> None:
+        self.n_patients = n_patients
+        self.filled = 0
+        self._arrays: dict[str, np.ndarray] = {}
+        self._dtypes: dict[str, pd.CategoricalDtype] = {}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Append the rows of one chunk (the same columns, in patient order)."""
+        stop = self.filled + len(frame)
+        if stop > self.n_patients:
+            raise ValueError(f"more than the study's {self.n_patients} patients")
+        for name, column in frame.items():
+            key = str(name)
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                known = self._dtypes.setdefault(key, column.dtype)
+                if column.dtype != known:
+                    raise ValueError(f"column {key!r}: categories differ between chunks")
+                values = column.cat.codes.to_numpy()
+            else:
+                values = column.to_numpy()
+            array = self._arrays.get(key)
+            if array is None:
+                array = self._arrays[key] = np.empty(self.n_patients, dtype=values.dtype)
+            elif array.dtype != values.dtype:
+                raise ValueError(f"column {key!r}: {values.dtype} after {array.dtype}")
+            array[self.filled : stop] = values
+        self.filled = stop
+
+    def frame(self) -> pd.DataFrame:
+        """The columns as one table (no copy), as ``pd.concat`` of the chunks gives."""
+        if self.filled != self.n_patients:
+            raise ValueError(f"{self.filled} of {self.n_patients} patients were added")
+        data = {
+            name: (
+                pd.Categorical.from_codes(cast(Any, array), dtype=self._dtypes[name])
+                if name in self._dtypes
+                else array
+            )
+            for name, array in self._arrays.items()
+        }
+        return pd.DataFrame(data, copy=False)
+
+
 def _stream(
     params: StudyParams,
     keep_visits: int | None,
@@ -428,7 +480,7 @@ def _stream(
     patients' tests. Returns the patients kept, the tests kept, the thread seconds of
     each stage of :data:`~tfrsim.pipeline.STAGES` and the seconds spent in the sinks."""
     keep = retained_columns(params) if patients_sink is not None else None
-    kept, tests = [], []
+    kept, tests = PatientColumns(params.cohort.n_patients), []
     seconds = dict.fromkeys(STAGES, 0.0)
     written = 0.0
     # With a visits sink every test is simulated; memory keeps the first patients'.
@@ -440,12 +492,12 @@ def _stream(
         if visits_sink is not None:
             visits_sink(chunk.visits)
         written += time.perf_counter() - t0
-        kept.append(chunk.patients[keep] if keep is not None else chunk.patients)
+        kept.add(chunk.patients[keep] if keep is not None else chunk.patients)
         # A copy: a slice would keep the whole chunk's tests alive.
         tests.append(first_patients_tests(chunk.visits, keep_visits).copy())
         for k in STAGES:
             seconds[k] += chunk.seconds.get(k, 0.0)
         del chunk
-    patients = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+    patients = kept.frame()
     visits = pd.concat(tests, ignore_index=True) if len(tests) > 1 else tests[0]
     return patients, visits, seconds, written
