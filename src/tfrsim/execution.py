@@ -62,9 +62,6 @@ RETAINED_COLUMNS: tuple[str, ...] = (
 PatientsSink = Callable[[pd.DataFrame], None]
 #: Receives every test of each chunk's patients, in patient then visit order.
 VisitsSink = Callable[[pd.DataFrame], None]
-#: Stages whose wall time a run records (:attr:`StudyResult.seconds`): the simulation
-#: stages of :data:`tfrsim.pipeline.STAGES`, the analysis, and writing files.
-RUN_STAGES: tuple[str, ...] = (*STAGES, "analyse", "write")
 
 
 @dataclass(frozen=True)
@@ -84,9 +81,11 @@ class StudyResult:
     patients: pd.DataFrame
     visits: pd.DataFrame
     analysis: AnalysisResult
-    #: Wall seconds of each stage of :data:`RUN_STAGES` (a run's own timing, logged in
-    #: ``tfrsim.log``; not part of the results). ``simulate`` and ``observe`` run side
-    #: by side in threads: their wall time is split in proportion to their thread time.
+    #: Wall seconds of each stage — ``simulate`` and ``observe``
+    #: (:data:`tfrsim.pipeline.STAGES`), ``analyse`` and ``write`` (the sinks) — a run's
+    #: own timing, logged in ``tfrsim.log``, not part of the results. ``simulate`` and
+    #: ``observe`` run side by side in threads: their wall time is split in proportion
+    #: to their thread time.
     seconds: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
