@@ -3,11 +3,13 @@
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+import tfrsim.execution
 from tfrsim import load_params, run_study
 from tfrsim.checks import ConfigError
-from tfrsim.execution import chunk_blocks, retained_columns
+from tfrsim.execution import PatientColumns, chunk_blocks, iter_chunks, retained_columns
 from tfrsim.output import write_run, write_study
 from tfrsim.random import BLOCK_SIZE
 
@@ -15,8 +17,8 @@ N = 2 * BLOCK_SIZE + 500  # three random blocks, the last one short
 FILES = ("patients.parquet", "summary.json", "km.csv", "milestones.csv", "cox.csv")
 
 
-def _params(chunk_size: int):  # type: ignore[no-untyped-def]
-    return load_params([f"cohort.n_patients={N}", f"chunk_size={chunk_size}"])
+def _params(chunk_size: int, *more: str):  # type: ignore[no-untyped-def]
+    return load_params([f"cohort.n_patients={N}", f"chunk_size={chunk_size}", *more])
 
 
 def test_chunks_are_whole_blocks() -> None:
@@ -67,3 +69,92 @@ def test_streaming_keeps_only_the_analysis_columns(tmp_path: Path) -> None:
 def test_chunk_size_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="`chunk_size` must be an integer >= 1; got 0"):
         _params(0)
+
+
+@pytest.fixture(scope="module")
+def with_visits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Runs with ``output.visits=true``: streamed at several chunk sizes and thread
+    counts, and written at once from a study held in memory."""
+    root = tmp_path_factory.mktemp("visits")
+    folders = {}
+    for chunk_size, threads in ((BLOCK_SIZE, 1), (2 * BLOCK_SIZE, 2), (10**6, 3)):
+        folder = root / f"stream_{chunk_size}_{threads}"
+        params = _params(chunk_size, "output.visits=true", f"limits.threads={threads}")
+        write_study(folder, params, "x: 1\n", keep_visits=None, figures=False, visits=True)
+        folders[folder.name] = folder
+    folder = root / "memory"
+    in_memory = run_study(_params(BLOCK_SIZE, "output.visits=true"), keep_visits=None)
+    write_run(folder, in_memory, "x: 1\n", figures=False, visits=True)
+    folders["memory"] = folder
+    return folders
+
+
+@pytest.mark.parametrize("name", ["visits.parquet", "patients.parquet", "summary.json"])
+def test_streamed_visits_are_byte_identical(with_visits: dict[str, Path], name: str) -> None:
+    """Bug caught: ``visits.parquet`` whose bytes depend on the chunk size, the number
+    of threads or whether it was streamed (row groups following the chunks instead of
+    the random blocks), or a visits sink that changes the other files."""
+    reference = (with_visits["memory"] / name).read_bytes()
+    for label, folder in with_visits.items():
+        assert (folder / name).read_bytes() == reference, (label, name)
+
+
+def test_streamed_visits_are_every_test(with_visits: dict[str, Path]) -> None:
+    """Bug caught: a streamed ``visits.parquet`` that drops, repeats or reorders tests
+    (e.g. only the kept patients', or a chunk written twice): row for row it equals the
+    tests of the study simulated in memory, one row group per random block."""
+    streamed = with_visits[f"stream_{BLOCK_SIZE}_1"] / "visits.parquet"
+    expected = run_study(_params(BLOCK_SIZE), keep_visits=None).visits
+    pd.testing.assert_frame_equal(pd.read_parquet(streamed), expected)
+    assert expected["patient_id"].nunique() > 0.9 * N
+    assert pq.ParquetFile(streamed).metadata.num_row_groups == 3  # one per block
+
+
+def test_streaming_visits_keeps_only_the_trajectories_tests(tmp_path: Path) -> None:
+    """Bug caught: with ``output.visits=true`` every test stayed in memory (2-4 GB at
+    10^6 patients, out of memory at 10^7); only the first ``trajectory_patients``
+    patients' tests may stay (the trajectories figure), the rest go to the file."""
+    params = _params(BLOCK_SIZE, "output.visits=true", "output.trajectory_patients=50")
+    result = write_study(tmp_path / "run", params, "x: 1\n", keep_visits=None, visits=True)
+    assert set(result.visits["patient_id"]) == set(range(50))
+    on_disk = pd.read_parquet(tmp_path / "run" / "visits.parquet")
+    pd.testing.assert_frame_equal(
+        on_disk[on_disk["patient_id"] < 50].reset_index(drop=True), result.visits
+    )
+    assert (tmp_path / "run" / "figures" / "trajectories.png").is_file()
+
+
+def test_failed_stream_leaves_no_visits_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug caught: a run failing half-way left a truncated ``visits.parquet`` under its
+    final name; the streamed file appears only whole (temporary file, then rename)."""
+    params = _params(BLOCK_SIZE, "output.visits=true")
+
+    def failing_analysis(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("analysis failed")
+
+    monkeypatch.setattr(tfrsim.execution, "analyse", failing_analysis)
+    with pytest.raises(RuntimeError, match="analysis failed"):
+        write_study(tmp_path / "run", params, "x: 1\n", visits=True, figures=False)
+    left = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert left == ["config.yaml"], left
+
+
+def test_kept_columns_equal_the_concatenated_chunks() -> None:
+    """Bug caught: the columns kept for the analysis, filled chunk by chunk into arrays
+    of the study's length, differing from the chunks concatenated (a dtype, the
+    categories of ``sokal_group``, a row out of place, a short or overfull table)."""
+    params = _params(BLOCK_SIZE)
+    keep = retained_columns(params)
+    chunks = [sim.patients[keep] for sim in iter_chunks(params)]
+    columns = PatientColumns(N)
+    for chunk in chunks:
+        columns.add(chunk)
+    pd.testing.assert_frame_equal(columns.frame(), pd.concat(chunks, ignore_index=True))
+    with pytest.raises(ValueError, match="more than the study's"):
+        columns.add(chunks[0])
+    partial = PatientColumns(N)
+    partial.add(chunks[0])
+    with pytest.raises(ValueError, match=f"{BLOCK_SIZE} of {N} patients"):
+        partial.frame()

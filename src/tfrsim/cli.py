@@ -18,7 +18,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,6 +150,65 @@ def run(cfg: DictConfig) -> Path:
     return run_dir
 
 
+def _joblib_jobs(launcher: Any, cpus: int) -> int:
+    """Jobs the joblib launcher runs at once: its ``n_jobs`` as joblib reads it
+    (negative: ``cpus + 1 + n_jobs``; null: 1)."""
+    n_jobs = launcher.get("n_jobs") if launcher is not None else None
+    if n_jobs is None:
+        return 1
+    n_jobs = int(n_jobs)
+    return max(1, cpus + 1 + n_jobs if n_jobs < 0 else n_jobs)
+
+
+#: Jobs a multirun launcher runs side by side on one machine, by the class name of its
+#: ``hydra.launcher._target_``. Launchers not listed (Hydra's basic one runs jobs one
+#: after the other; submitit and Ray give each job its own CPUs) count 1.
+CONCURRENT_JOBS: dict[str, Callable[[Any, int], int]] = {"JoblibLauncher": _joblib_jobs}
+
+
+def concurrent_jobs(hydra_cfg: Any, cpus: int) -> int:
+    """Jobs of this invocation running at once on this machine (1 for a single run).
+
+    Parameters
+    ----------
+    hydra_cfg : omegaconf.DictConfig
+        Hydra's runtime config (``HydraConfig.get()``).
+    cpus : int
+        CPUs available to the process.
+    """
+    from hydra.types import RunMode
+
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return 1
+    launcher = OmegaConf.select(hydra_cfg, "launcher")
+    target = str(OmegaConf.select(hydra_cfg, "launcher._target_", default="") or "")
+    count = CONCURRENT_JOBS.get(target.rsplit(".", 1)[-1])
+    return count(launcher, cpus) if count is not None else 1
+
+
+def with_default_threads(cfg: DictConfig, hydra_cfg: Any) -> DictConfig:
+    """Record the jobs running at once (:func:`concurrent_jobs`) for the default of a
+    null ``limits.threads`` — the CPUs available divided by them, so that a joblib
+    sweep's workers do not each start a thread per core — and return ``cfg``
+    unchanged: the derived count is logged, never written into the job's config, so
+    ``config.yaml`` and every result are the same bytes whatever the number of
+    workers. An explicit value is kept (and validated with the rest of the config)."""
+    from tfrsim.execution import available_cpus, default_threads, set_concurrent_jobs
+
+    cpus = available_cpus()
+    jobs = concurrent_jobs(hydra_cfg, cpus)
+    set_concurrent_jobs(jobs)
+    limits = OmegaConf.select(cfg, "limits", default=None)
+    if isinstance(limits, DictConfig) and limits.get("threads") is None:
+        log.info(
+            "limits.threads = %d (null: CPUs available %d / jobs at once %d)",
+            default_threads(),
+            cpus,
+            jobs,
+        )
+    return cfg
+
+
 def _app(cfg: DictConfig) -> "JobOutcome | None":
     """The Hydra task: one run, or one job of a sweep (decorated in :func:`main`;
     launchers pickle this module-level function and call it in their workers)."""
@@ -159,6 +218,7 @@ def _app(cfg: DictConfig) -> "JobOutcome | None":
     from tfrsim.run_guard import discard_on_failure
     from tfrsim.sweep.job import run_sweep_job
 
+    cfg = with_default_threads(cfg, HydraConfig.get())
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         with warnings_to_log():  # into the job's tfrsim.log
             return run_sweep_job(cfg)

@@ -4,18 +4,29 @@ Patients are simulated in blocks of :data:`tfrsim.random.BLOCK_SIZE`, each with 
 own named random streams (:func:`tfrsim.pipeline.simulate_block`), so the per-visit
 arrays exist for one block at a time and the result does not depend on how the blocks
 are processed. Blocks are grouped into *chunks* of about ``params.chunk_size``
-patients: the unit handed to a ``patients_sink`` (e.g. the Parquet writer of
-:func:`tfrsim.output.write_study`), after which only the columns the analysis needs
-stay in memory. The chunk size changes memory use, never results.
+patients: the unit handed to a ``patients_sink`` and a ``visits_sink`` (the Parquet
+writers of :func:`tfrsim.output.write_study`), after which only the columns the
+analysis needs, and the tests of the first few patients, stay in memory. The chunk
+size changes memory use, never results.
+
+Threads: blocks are simulated by ``limits.threads`` threads side by side, and the
+BLAS/OpenMP pools (threadpoolctl) and Arrow's pool are held to the same number while
+the study runs (:func:`thread_limits`), so that jobs running side by side do not
+oversubscribe the cores. The number of threads never changes results.
 """
 
+import json
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -27,12 +38,14 @@ from tfrsim.analysis import (
     summarise_observation,
 )
 from tfrsim.analysis.registry import get_analysis
-from tfrsim.pipeline import Simulation, simulate_block
+from tfrsim.pipeline import STAGES, Simulation, simulate_block
 from tfrsim.random import BLOCK_SIZE, blocks
 from tfrsim.study import StudyParams
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+log = logging.getLogger(__name__)
 
 #: Columns of ``patients`` kept in memory when the full table goes to a sink: what the
 #: analysis, the observation summary, the run summary and the figures read (plus the
@@ -47,6 +60,8 @@ RETAINED_COLUMNS: tuple[str, ...] = (
 )
 #: Receives the full patient table of each chunk, in patient order.
 PatientsSink = Callable[[pd.DataFrame], None]
+#: Receives every test of each chunk's patients, in patient then visit order.
+VisitsSink = Callable[[pd.DataFrame], None]
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,12 @@ class StudyResult:
     patients: pd.DataFrame
     visits: pd.DataFrame
     analysis: AnalysisResult
+    #: Wall seconds of each stage — ``simulate`` and ``observe``
+    #: (:data:`tfrsim.pipeline.STAGES`), ``analyse`` and ``write`` (the sinks) — a run's
+    #: own timing, logged in ``tfrsim.log``, not part of the results. ``simulate`` and
+    #: ``observe`` run side by side in threads: their wall time is split in proportion
+    #: to their thread time.
+    seconds: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def observation(self) -> ObservationSummary:
@@ -177,16 +198,65 @@ def chunk_blocks(params: StudyParams) -> list[list[tuple[int, int, int]]]:
     return [parts[i : i + per_chunk] for i in range(0, len(parts), per_chunk)]
 
 
-def simulation_threads() -> int:
-    """Threads that simulate blocks side by side: the CPUs this process may use.
-
-    Blocks draw from their own streams, so the result does not depend on it; numpy
-    releases the GIL in the heavy array work, so threads scale on a multi-core machine.
-    """
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. a SLURM allocation)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: Jobs of a sweep that run at once beside this one (set by the ``tfrsim`` command
+#: from its launcher, :func:`set_concurrent_jobs`; 1 for a single run or the Python
+#: API). A property of the process, not of the study: it never enters a config or a
+#: result, so the bytes a job writes do not depend on how many workers ran it.
+_CONCURRENT_JOBS = [1]
+
+
+def set_concurrent_jobs(jobs: int) -> None:
+    """Record how many jobs run at once (:func:`default_threads` divides the CPUs)."""
+    _CONCURRENT_JOBS[0] = max(1, int(jobs))
+
+
+def default_threads(concurrent_jobs: int | None = None) -> int:
+    """Threads per run when ``limits.threads`` is null: the CPUs available to the
+    process divided by the jobs running at once (``concurrent_jobs``, or the count the
+    command recorded with :func:`set_concurrent_jobs`; at least 1)."""
+    jobs = _CONCURRENT_JOBS[0] if concurrent_jobs is None else concurrent_jobs
+    return max(1, available_cpus() // max(1, jobs))
+
+
+def simulation_threads(params: StudyParams | None = None) -> int:
+    """Threads of a run: ``params.limits.threads``, or (null, or no study) the CPUs
+    this process may use.
+
+    Blocks draw from their own streams, so the result does not depend on it; numpy
+    releases the GIL in the heavy array work, so threads scale on a multi-core machine.
+    """
+    if params is not None and params.limits.threads is not None:
+        return params.limits.threads
+    return default_threads()
+
+
+@contextmanager
+def thread_limits(threads: int) -> Iterator[None]:
+    """Hold the BLAS/OpenMP thread pools (threadpoolctl) and Arrow's CPU pool to
+    ``threads`` inside the block; the previous sizes come back when it exits.
+
+    threadpoolctl limits the libraries loaded when the block starts, so scipy's BLAS
+    is loaded first (numpy's is loaded with numpy).
+    """
+    import pyarrow as pa
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS so that the limit covers it)
+    from threadpoolctl import threadpool_limits
+
+    previous = pa.cpu_count()
+    pa.set_cpu_count(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        pa.set_cpu_count(previous)
 
 
 def _iter_blocks(
@@ -195,7 +265,7 @@ def _iter_blocks(
     """The blocks of each chunk, simulated by :func:`simulation_threads` threads."""
     chunks = chunk_blocks(params)
     n_blocks = sum(len(chunk) for chunk in chunks)
-    threads = min(simulation_threads(), n_blocks)
+    threads = min(simulation_threads(params), n_blocks)
     # disable=None lets tqdm stay quiet when not on a terminal.
     bar = tqdm(
         total=params.cohort.n_patients,
@@ -242,7 +312,17 @@ def _concat(sims: list[Simulation]) -> Simulation:
     return Simulation(
         patients=pd.concat([s.patients for s in sims], ignore_index=True),
         visits=pd.concat([s.visits for s in sims], ignore_index=True),
+        seconds={k: sum(s.seconds.get(k, 0.0) for s in sims) for k in STAGES},
     )
+
+
+def first_patients_tests(visits: pd.DataFrame, n_patients: int | None) -> pd.DataFrame:
+    """The tests of the patients with index below ``n_patients`` (None: all), from a
+    table in patient order."""
+    if n_patients is None:
+        return visits
+    stop = int(np.searchsorted(visits["patient_id"].to_numpy(), n_patients, side="left"))
+    return visits.iloc[:stop]
 
 
 def simulate(
@@ -286,6 +366,7 @@ def run_study(
     keep_visits: int | None = 400,
     progress: bool = False,
     patients_sink: PatientsSink | None = None,
+    visits_sink: VisitsSink | None = None,
 ) -> StudyResult:
     """Simulate the study and analyse it.
 
@@ -294,13 +375,17 @@ def run_study(
     params : StudyParams
         Validated parameters (see :func:`tfrsim.load_params`).
     keep_visits : int or None, default 400
-        Keep the tests of the first ``keep_visits`` patients (None: all).
+        Keep in memory the tests of the first ``keep_visits`` patients (None: all).
     progress : bool, default False
         Show a progress bar on a terminal.
     patients_sink : callable, optional
         Called with the full patient table of each chunk, in order (e.g. to write it
         to disk). Memory then holds only :func:`retained_columns` of each patient, and
         ``result.patients`` has only those columns.
+    visits_sink : callable, optional
+        Called with every test of each chunk's patients, in order (e.g. to write
+        ``visits.parquet``); memory still keeps only the tests of the first
+        ``keep_visits`` patients (``result.visits``).
 
     Returns
     -------
@@ -308,26 +393,129 @@ def run_study(
         Its ``params`` are those simulated: with ``uncertainty=posterior``, the
         replicate's parameter draw applied (:meth:`StudyParams.with_posterior_draw`,
         the one place where draws enter a study).
+
+    Notes
+    -----
+    The run computes with :func:`simulation_threads` threads, and holds the BLAS and
+    Arrow pools to that number (:func:`thread_limits`).
     """
     params = params.with_posterior_draw()
-    if patients_sink is None:
-        sim = simulate(params, keep_visits=keep_visits, progress=progress)
-        patients, visits = sim.patients, sim.visits
-    else:
-        keep = retained_columns(params)
-        kept, tests = [], []
-        for chunk in iter_chunks(params, keep_visits=keep_visits, progress=progress):
-            patients_sink(chunk.patients)
-            kept.append(chunk.patients[keep])
-            tests.append(chunk.visits)
-        patients = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
-        visits = pd.concat(tests, ignore_index=True) if len(tests) > 1 else tests[0]
-    return StudyResult(
-        params=params,
-        patients=patients,
-        visits=visits,
-        analysis=analyse(patients, params.analysis, threads=analysis_threads(len(patients))),
+    threads = simulation_threads(params)
+    with thread_limits(threads):
+        start = time.perf_counter()
+        if patients_sink is None and visits_sink is None:
+            sim = simulate(params, keep_visits=keep_visits, progress=progress)
+            patients, visits, thread_seconds, written = sim.patients, sim.visits, sim.seconds, 0.0
+        else:
+            patients, visits, thread_seconds, written = _stream(
+                params, keep_visits, progress, patients_sink, visits_sink
+            )
+        simulated = time.perf_counter()
+        analysis = analyse(
+            patients, params.analysis, threads=analysis_threads(len(patients), threads)
+        )
+        analysed = time.perf_counter()
+    # simulate and observe ran side by side in threads: split their wall time in
+    # proportion to their thread time.
+    thread_time = sum(thread_seconds.get(k, 0.0) for k in STAGES) or 1.0
+    wall = simulated - start - written
+    seconds = {k: wall * thread_seconds.get(k, 0.0) / thread_time for k in STAGES}
+    seconds.update(analyse=analysed - simulated, write=written)
+    log.info(
+        "%d patients with %d threads: stage seconds %s",
+        len(patients),
+        threads,
+        json.dumps({k: round(v, 3) for k, v in seconds.items()}),
     )
+    return StudyResult(
+        params=params, patients=patients, visits=visits, analysis=analysis, seconds=seconds
+    )
+
+
+class PatientColumns:
+    """The kept columns of every patient, filled chunk by chunk into arrays allocated
+    once for the whole study.
+
+    Concatenating the chunks at the end would hold the columns twice and leave the
+    chunks' pieces as holes in the heap, which the process keeps (glibc returns little
+    of it): filling arrays of the study's length keeps one copy only.
+    """
+
+    def __init__(self, n_patients: int) -> None:
+        self.n_patients = n_patients
+        self.filled = 0
+        self._arrays: dict[str, np.ndarray] = {}
+        self._dtypes: dict[str, pd.CategoricalDtype] = {}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Append the rows of one chunk (the same columns, in patient order)."""
+        stop = self.filled + len(frame)
+        if stop > self.n_patients:
+            raise ValueError(f"more than the study's {self.n_patients} patients")
+        for name, column in frame.items():
+            key = str(name)
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                known = self._dtypes.setdefault(key, column.dtype)
+                if column.dtype != known:
+                    raise ValueError(f"column {key!r}: categories differ between chunks")
+                values = column.cat.codes.to_numpy()
+            else:
+                values = column.to_numpy()
+            array = self._arrays.get(key)
+            if array is None:
+                array = self._arrays[key] = np.empty(self.n_patients, dtype=values.dtype)
+            elif array.dtype != values.dtype:
+                raise ValueError(f"column {key!r}: {values.dtype} after {array.dtype}")
+            array[self.filled : stop] = values
+        self.filled = stop
+
+    def frame(self) -> pd.DataFrame:
+        """The columns as one table (no copy), as ``pd.concat`` of the chunks gives."""
+        if self.filled != self.n_patients:
+            raise ValueError(f"{self.filled} of {self.n_patients} patients were added")
+        data = {
+            name: (
+                pd.Categorical.from_codes(cast(Any, array), dtype=self._dtypes[name])
+                if name in self._dtypes
+                else array
+            )
+            for name, array in self._arrays.items()
+        }
+        return pd.DataFrame(data, copy=False)
+
+
+def _stream(
+    params: StudyParams,
+    keep_visits: int | None,
+    progress: bool,
+    patients_sink: PatientsSink | None,
+    visits_sink: VisitsSink | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float], float]:
+    """Simulate chunk by chunk into the sinks; keep the analysis columns and the first
+    patients' tests. Returns the patients kept, the tests kept, the thread seconds of
+    each stage of :data:`~tfrsim.pipeline.STAGES` and the seconds spent in the sinks."""
+    keep = retained_columns(params) if patients_sink is not None else None
+    kept, tests = PatientColumns(params.cohort.n_patients), []
+    seconds = dict.fromkeys(STAGES, 0.0)
+    written = 0.0
+    # With a visits sink every test is simulated; memory keeps the first patients'.
+    simulated_visits = None if visits_sink is not None else keep_visits
+    for chunk in iter_chunks(params, keep_visits=simulated_visits, progress=progress):
+        t0 = time.perf_counter()
+        if patients_sink is not None:
+            patients_sink(chunk.patients)
+        if visits_sink is not None:
+            visits_sink(chunk.visits)
+        written += time.perf_counter() - t0
+        kept.add(chunk.patients[keep] if keep is not None else chunk.patients)
+        # A copy: a slice would keep the whole chunk's tests alive.
+        tests.append(first_patients_tests(chunk.visits, keep_visits).copy())
+        for k in STAGES:
+            seconds[k] += chunk.seconds.get(k, 0.0)
+        del chunk
+    patients = kept.frame()
+    visits = pd.concat(tests, ignore_index=True) if len(tests) > 1 else tests[0]
+    return patients, visits, seconds, written
 
 
 #: From this many patients the analyses run side by side (:func:`analysis_threads`);
@@ -335,7 +523,9 @@ def run_study(
 CONCURRENT_ANALYSIS_MIN_ROWS: int = 100_000
 
 
-def analysis_threads(n_patients: int) -> int:
-    """Threads for :func:`tfrsim.analysis.analyse`: :func:`simulation_threads` for
-    large tables, else 1 (results never depend on it)."""
-    return simulation_threads() if n_patients >= CONCURRENT_ANALYSIS_MIN_ROWS else 1
+def analysis_threads(n_patients: int, threads: int | None = None) -> int:
+    """Threads for :func:`tfrsim.analysis.analyse`: the run's threads (``threads``, or
+    :func:`simulation_threads`) for large tables, else 1 (results never depend on it)."""
+    if n_patients < CONCURRENT_ANALYSIS_MIN_ROWS:
+        return 1
+    return threads if threads is not None else simulation_threads()

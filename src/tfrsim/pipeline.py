@@ -5,7 +5,8 @@ drawing from its own named random stream. How blocks are grouped, threaded and
 streamed to disk, and where the analysis runs, is :mod:`tfrsim.execution`.
 """
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,10 +39,19 @@ class Simulation:
     visits : pandas.DataFrame
         One row per test of the kept patients, see
         :meth:`~tfrsim.monitoring.Observation.visits_frame`.
+    seconds : dict of str to float
+        Thread time of each stage (see :data:`STAGES`); not part of the results.
     """
 
     patients: pd.DataFrame
     visits: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+#: Stages timed in :attr:`Simulation.seconds`: ``simulate`` (cohort, disease course,
+#: follow-up, and the patient and test tables) and ``observe`` (the monitoring:
+#: schedule, assay, relapse rule).
+STAGES: tuple[str, ...] = ("simulate", "observe")
 
 
 def patient_table(
@@ -78,9 +88,11 @@ def simulate_block(
     def rng(name: str) -> np.random.Generator:
         return stream(name, seed=params.seed, replicate=params.replicate, block=block)
 
+    t0 = time.perf_counter()
     cohort = sample_cohort(params.cohort, stop - start, rng=rng("cohort"), first_id=start)
     course = simulate_course(cohort, params.model_name, params.model, rng=rng("disease"))
     follow_up = sample_follow_up(params.follow_up, len(cohort), rng=rng("follow_up"))
+    t1 = time.perf_counter()
     observed = observe(
         course,
         follow_up,
@@ -89,6 +101,9 @@ def simulate_block(
         schedule_rng=rng("schedule"),
         assay_rng=rng("assay"),
     )
+    t2 = time.perf_counter()
     n_kept = stop - start if keep_visits is None else max(0, min(stop, keep_visits) - start)
     visits = observed.visits_frame(cohort.patient_id, slice(0, n_kept))
-    return Simulation(patient_table(cohort, course, follow_up, observed), visits)
+    patients = patient_table(cohort, course, follow_up, observed)
+    t3 = time.perf_counter()
+    return Simulation(patients, visits, {"simulate": (t1 - t0) + (t3 - t2), "observe": t2 - t1})

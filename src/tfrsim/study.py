@@ -24,9 +24,14 @@ TRIAL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: Figure file formats ``output.figure_formats`` accepts.
 FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "svg")
 #: Bytes per patient of ``patients.parquet`` and per test of ``visits.parquet``
-#: (uncompressed column widths: an upper bound on the written size).
+#: (uncompressed widths, 8 bytes per numeric column and 1 per boolean or category:
+#: patients 20 x 8 + 7 = 167 <= 208, tests 6 x 8 + 1 = 49 <= 56: upper bounds on the
+#: written size).
 BYTES_PER_PATIENT: int = 26 * 8
-BYTES_PER_VISIT: int = 5 * 8
+BYTES_PER_VISIT: int = 7 * 8
+#: Most threads ``limits.threads`` accepts (ASSUMPTION: a sanity bound, well above the
+#: cores of one node; a typo such as 10000 is refused).
+MAX_THREADS: int = 1024
 #: Bytes of the tables, summary and figures of a run besides the patients (a bound).
 BYTES_PER_RUN: int = 5_000_000
 #: Values of the top-level ``uncertainty`` key: ``none`` (the model as configured) or
@@ -93,14 +98,32 @@ class LimitsParams:
     max_output_bytes : int
         Most bytes a run may write (``patients.parquet``, ``visits.parquet`` when
         ``output.visits`` is on, tables and figures), estimated from uncompressed sizes.
+    threads : int or None
+        Most threads the run computes with: blocks simulated side by side, the BLAS
+        and OpenMP pools (threadpoolctl) and Arrow's pool
+        (:func:`tfrsim.execution.thread_limits`). None: the CPUs available to the
+        process divided by the jobs running at once (the command counts a joblib
+        multirun's ``n_jobs``; a single run or the Python API counts 1). Never
+        changes results.
     """
 
     max_patient_visits: int = 5_000_000_000
     max_output_bytes: int = 50_000_000_000
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_patient_visits", "max_output_bytes"):
             object.__setattr__(self, name, c.positive_int(name, getattr(self, name)))
+        if self.threads is not None:
+            threads = c.positive_int("threads", self.threads)
+            if threads > MAX_THREADS:
+                raise c.ConfigError(
+                    "threads",
+                    f"must be <= {MAX_THREADS}",
+                    threads,
+                    "null uses the CPUs available divided by the jobs running at once",
+                )
+            object.__setattr__(self, "threads", threads)
 
 
 @dataclass(frozen=True)

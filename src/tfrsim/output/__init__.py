@@ -8,6 +8,7 @@ from tfrsim.output.run import (
     IncompleteResultError,
     PatientsWriter,
     RunDirNotEmptyError,
+    VisitsWriter,
     claim_run_dir,
     clear_partial,
     discard_run_dir,
@@ -21,6 +22,7 @@ from tfrsim.output.run import (
     write_patients,
     write_run,
     write_study,
+    write_visits,
 )
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "IncompleteResultError",
     "PatientsWriter",
     "RunDirNotEmptyError",
+    "VisitsWriter",
     "claim_run_dir",
     "clear_partial",
     "discard_run_dir",
@@ -44,4 +47,5 @@ __all__ = [
     "write_patients",
     "write_run",
     "write_study",
+    "write_visits",
 ]

@@ -6,8 +6,9 @@ half-written one. ``summary.json`` is written last: its presence marks a run as
 complete (a resumed sweep skips such jobs).
 
 ``patients.parquet`` has one row group per random block (:data:`BLOCK_SIZE`
-patients), whether the table is written at once (:func:`write_run`) or streamed
-chunk by chunk (:func:`write_study`), so its bytes do not depend on the chunk size.
+patients), and ``visits.parquet`` one row group per random block's tests, whether the
+table is written at once (:func:`write_run`) or streamed chunk by chunk
+(:func:`write_study`), so their bytes do not depend on the chunk size.
 """
 
 import errno
@@ -18,11 +19,13 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -319,6 +322,59 @@ class PatientsWriter:
         self._context.__exit__(*exc)
 
 
+def block_rows(patient_id: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges ``[start, stop)`` of each random block's rows in a table in patient
+    order (blocks without rows left out)."""
+    if len(patient_id) == 0:
+        return []
+    first, last = int(patient_id[0]) // BLOCK_SIZE, int(patient_id[-1]) // BLOCK_SIZE
+    edges = np.searchsorted(patient_id, np.arange(first, last + 2) * BLOCK_SIZE)
+    return [(int(a), int(b)) for a, b in pairwise(edges.tolist()) if b > a]
+
+
+class VisitsWriter:
+    """Stream the tests to Parquet chunk by chunk (a ``visits_sink``): one row group
+    per random block's tests, so the bytes do not depend on how the tests arrive.
+
+    Use as a context manager; the file appears (atomically) only when the block
+    exits without error. Tables must come in patient order, as the pipeline's do.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp: Path | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._context: Any = None
+
+    def __enter__(self) -> "VisitsWriter":
+        self._context = atomic_path(self.path)
+        self._tmp = self._context.__enter__()
+        return self
+
+    def __call__(self, visits: pd.DataFrame) -> None:
+        table = _arrow(visits)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._tmp, table.schema)
+        for start, stop in block_rows(visits["patient_id"].to_numpy()):
+            self._writer.write_table(table.slice(start, stop - start), row_group_size=stop - start)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        elif exc[0] is None:
+            # Never called: no file rather than an empty, unreadable one.
+            missing = RuntimeError(f"no table of tests was given for {self.path}")
+            self._context.__exit__(RuntimeError, missing, None)
+            raise missing
+        self._context.__exit__(*exc)
+
+
+def write_visits(path: Path, visits: pd.DataFrame) -> None:
+    """Atomically write a whole table of tests (as :class:`VisitsWriter` would)."""
+    with VisitsWriter(path) as sink:
+        sink(visits)
+
+
 def write_run(
     run_dir: Path,
     result: StudyResult,
@@ -341,7 +397,8 @@ def write_run(
         Also draw ``figures/km.png``, ``figures/forest.png`` and
         ``figures/trajectories.png``.
     visits : bool, default False
-        Also write ``visits.parquet`` (the tests kept in ``result.visits``).
+        Also write ``visits.parquet`` (the tests kept in ``result.visits``; one row
+        group per random block, as :func:`write_study` streams it).
 
     Returns
     -------
@@ -401,11 +458,14 @@ def write_study(
     visits: bool = False,
     progress: bool = False,
 ) -> StudyResult:
-    """Run a study straight into ``run_dir``, streaming ``patients.parquet`` by chunk.
+    """Run a study straight into ``run_dir``, streaming ``patients.parquet`` (and
+    ``visits.parquet``) by chunk.
 
-    Memory holds the per-visit arrays of one block and, of the patient table, only
-    the columns the analysis needs (see :func:`tfrsim.pipeline.run_study`); the
-    files are byte-identical to those of :func:`write_run` for the same study.
+    Memory holds the per-visit arrays of the blocks in flight, one chunk's tables and,
+    of the patient table, only the columns the analysis needs (see
+    :func:`tfrsim.execution.run_study`): it is bounded whatever the number of patients,
+    with or without ``visits``. The files are byte-identical to those of
+    :func:`write_run` for the same study.
 
     Parameters
     ----------
@@ -415,9 +475,14 @@ def write_study(
     resolved_config : str
         The resolved configuration as YAML.
     keep_visits : int or None, default 400
-        Keep the tests of the first ``keep_visits`` patients (None: all).
-    figures, visits : bool
+        Keep in memory (``result.visits``, for the trajectories figure) the tests of
+        the first ``keep_visits`` patients. None: all of them, except with ``visits``,
+        where every test goes to ``visits.parquet`` and memory keeps those of the first
+        ``params.output.trajectory_patients`` patients.
+    figures : bool
         As in :func:`write_run`.
+    visits : bool
+        Stream every test to ``visits.parquet`` (one row group per random block).
     progress : bool, default False
         Show a progress bar on a terminal.
 
@@ -429,32 +494,57 @@ def write_study(
     ensure_fresh(run_dir)
     write_text(run_dir / "config.yaml", resolved_config)
     start = time.perf_counter()
-    with PatientsWriter(run_dir / "patients.parquet") as sink:
-        result = run_study(params, keep_visits=keep_visits, progress=progress, patients_sink=sink)
+    if visits and keep_visits is None:
+        keep_visits = params.output.trajectory_patients
+    with ExitStack() as files:
+        sink = files.enter_context(PatientsWriter(run_dir / "patients.parquet"))
+        tests = files.enter_context(VisitsWriter(run_dir / "visits.parquet")) if visits else None
+        result = run_study(
+            params,
+            keep_visits=keep_visits,
+            progress=progress,
+            patients_sink=sink,
+            visits_sink=tests,
+        )
+        files_written = "patients.parquet" + (" and visits.parquet" if visits else "")
+        flushed = time.perf_counter()
+    # Closing the writers (their footers, fsync, rename) counts as writing.
+    closing = time.perf_counter() - flushed
     log.info(
-        "simulated and analysed %d patients in %.1f s (patients.parquet written)",
+        "simulated and analysed %d patients in %.1f s (%s written)",
         len(result.patients),
         time.perf_counter() - start,
+        files_written,
     )
-    _write_results(run_dir, result, figures=figures, visits=visits)
+    _write_results(run_dir, result, figures=figures, visits=False, write_seconds=closing)
     return result
 
 
 def _write_results(
-    run_dir: Path, result: StudyResult, *, figures: bool, visits: bool
+    run_dir: Path,
+    result: StudyResult,
+    *,
+    figures: bool,
+    visits: bool,
+    write_seconds: float = 0.0,
 ) -> list[Path]:
-    """Everything but the config and the patients; ``summary.json`` last."""
+    """Everything but the config and the patients; ``summary.json`` last.
+
+    Logs the wall seconds of every stage (``result.seconds``, plus ``write_seconds``
+    and the writing, figures and report done here) as one JSON line of ``tfrsim.log``.
+    """
     tables = {f"{stem}.csv": table for stem, table in result.analysis.tables().items()}
     written: list[Path] = []
     start = time.perf_counter()
     if visits:
-        with atomic_path(run_dir / "visits.parquet") as tmp:
-            result.visits.to_parquet(tmp, index=False)
+        write_visits(run_dir / "visits.parquet", result.visits)
         written.append(run_dir / "visits.parquet")
     for name, table in tables.items():
         with atomic_path(run_dir / name) as tmp:
             table.to_csv(tmp, index=False)
         written.append(run_dir / name)
+    seconds = dict(result.seconds)
+    seconds["write"] = seconds.get("write", 0.0) + write_seconds + time.perf_counter() - start
     log.info(
         "wrote %d tables in %.1f s: %s",
         len(written),
@@ -475,17 +565,20 @@ def _write_results(
             images = embed_figures(drawn) if out.report else []
         finally:
             close_figures(drawn)
+        seconds["figures"] = time.perf_counter() - start
         log.info(
             "drew %d figures in %.1f s%s",
             len(drawn),
-            time.perf_counter() - start,
+            seconds["figures"],
             f" into {run_dir / 'figures'}" if figures else " (for the report only)",
         )
         if out.report:
             start = time.perf_counter()
             written.append(write_run_report(run_dir, result, images))
-            log.info("wrote %s in %.1f s", written[-1], time.perf_counter() - start)
+            seconds["report"] = time.perf_counter() - start
+            log.info("wrote %s in %.1f s", written[-1], seconds["report"])
     # Last: its presence marks the run complete.
     write_text(run_dir / COMPLETE_MARKER, json.dumps(summary(result), indent=2) + "\n")
     written.append(run_dir / COMPLETE_MARKER)
+    log.info("stage seconds: %s", json.dumps({k: round(v, 3) for k, v in seconds.items()}))
     return written
