@@ -146,9 +146,12 @@ MIXED = [
 
 @pytest.mark.parametrize("mode", ["trial", "population"])
 def test_cohort_decisions_are_pairwise_independent(mode: str) -> None:
-    """Catches two cohort decisions sharing one draw (e.g. ``prior_ifn`` read from the
-    ``male`` stream, or ``dmr_years`` from the ``tki_years`` uniforms): the recovered
-    uniforms of every pair of decisions are uncorrelated within 4 SE."""
+    """Catches two cohort decisions sharing the same draws (e.g. ``prior_ifn`` computed
+    from the very uniforms ``male`` used, or ``dmr_years`` from the ``tki_years``
+    uniforms): the recovered uniforms of every pair of decisions are uncorrelated
+    within 4 SE. (A decision reading the *next* numbers of another's stream is
+    independent of it and passes here; the draw count per stream catches it:
+    :func:`test_each_cohort_decision_draws_once_from_its_own_stream`.)"""
     overrides = MIXED if mode == "trial" else ["trial=population", *MIXED]
     u = _cohort_uniforms(overrides)
     # Population-mode variables that depend on one another by design (the Sokal score
