@@ -84,6 +84,23 @@ def _first_above(course, model, level: float) -> np.ndarray:
     return first_crossing(course.clone_patient, t, len(course))
 
 
+def _single_clone_patients(course, model):  # type: ignore[no-untyped-def]
+    """Single-clone patients: their indices, clone rows, ceiling, escape, growth rate,
+    month the clone reaches the ceiling, and whether it is held there before escape
+    (more than 1,000 of them)."""
+    assert course.clone_ceiling_pct is not None
+    assert course.clone_escape_month is not None
+    single = np.flatnonzero(course.n_clones == 1)
+    owner = np.searchsorted(course.clone_patient, single)
+    ceiling = course.clone_ceiling_pct[owner]
+    escape = course.clone_escape_month[owner]
+    rate = course.clone_rate_per_month[owner]
+    reach = course.clone_onset_month[owner] + np.log(ceiling / model.initial_pct) / rate
+    held = np.isfinite(ceiling) & (ceiling > model.initial_pct) & (reach < escape - 0.01)
+    assert held.sum() > 1000
+    return single, owner, ceiling, escape, rate, reach, held
+
+
 def test_latent_mmr_loss_matches_closed_form() -> None:
     """S(t) = (1-q) e^{-theta F0} + q E_{E,c}[e^{-theta F_held(t; E, c)}] at MMR.
 
@@ -145,16 +162,7 @@ def test_ceiling_respected_and_course_consistent_with_crossing_times() -> None:
     """
     model, cohort = _cohort(extra=("model.oscillation_log10=0",))
     course = immune.simulate_immune(cohort, model, rng=stream("disease", seed=8, replicate=0))
-    assert course.clone_ceiling_pct is not None
-    assert course.clone_escape_month is not None
-    single = np.flatnonzero(course.n_clones == 1)
-    owner = np.searchsorted(course.clone_patient, single)
-    ceiling = course.clone_ceiling_pct[owner]
-    escape = course.clone_escape_month[owner]
-    rate = course.clone_rate_per_month[owner]
-    reach = course.clone_onset_month[owner] + np.log(ceiling / model.initial_pct) / rate
-    held = np.isfinite(ceiling) & (ceiling > model.initial_pct) & (reach < escape - 0.01)
-    assert held.sum() > 1000
+    single, owner, ceiling, escape, rate, reach, held = _single_clone_patients(course, model)
     rows = single[held]
     months = np.full((len(course), 3), np.nan)
     e, r_, c_ = escape[held], reach[held], ceiling[held]
@@ -202,16 +210,7 @@ def test_oscillation_follows_its_formula_and_never_raises_the_burden() -> None:
         extra=(f"model.oscillation_log10={amplitude}", f"model.oscillation_period_months={period}")
     )
     course = immune.simulate_immune(cohort, model, rng=stream("disease", seed=12, replicate=0))
-    assert course.clone_ceiling_pct is not None
-    assert course.clone_escape_month is not None
-    single = np.flatnonzero(course.n_clones == 1)
-    owner = np.searchsorted(course.clone_patient, single)
-    ceiling = course.clone_ceiling_pct[owner]
-    escape = course.clone_escape_month[owner]
-    rate = course.clone_rate_per_month[owner]
-    reach = course.clone_onset_month[owner] + np.log(ceiling / model.initial_pct) / rate
-    held = np.isfinite(ceiling) & (ceiling > model.initial_pct) & (reach < escape - 0.01)
-    assert held.sum() > 1000
+    single, owner, ceiling, escape, rate, reach, held = _single_clone_patients(course, model)
     rows = single[held]
     r_, e_, c_ = reach[held], escape[held], ceiling[held]
     u = np.random.default_rng(0).random(rows.size)

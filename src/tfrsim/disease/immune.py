@@ -192,21 +192,18 @@ def control_cycle_month(
     initial_pct: float,
     ceiling: NDArray[np.float64],
     escape: NDArray[np.float64],
+    n: int,
 ) -> NDArray[np.float64]:
     """Month each clone's patient first has a clone at its ceiling before escape.
 
     The earliest ``L + log(c / c0) / r`` among the patient's controlled clones that
     reach ``c`` before ``E`` (``inf`` if none): the start of the immune oscillation.
-    Returned per clone (the patient's value), shape of ``onset``.
+    Returned per clone (the patient's value, of ``n`` patients), shape of ``onset``.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         reach = onset + np.log(ceiling / initial_pct) / rate
     reach = np.where(np.isfinite(ceiling) & (reach < escape), reach, np.inf)
-    if reach.size == 0:
-        return reach
-    starts = np.flatnonzero(np.r_[True, np.diff(clone_patient) != 0])
-    first = np.minimum.reduceat(reach, starts)
-    return np.asarray(np.repeat(first, np.diff(np.r_[starts, reach.size])))
+    return first_crossing(clone_patient, reach, n)[clone_patient]
 
 
 def simulate_immune(cohort: Cohort, params: ImmuneParams, *, rng: np.random.Generator) -> Course:
@@ -236,7 +233,7 @@ def simulate_immune(cohort: Cohort, params: ImmuneParams, *, rng: np.random.Gene
     ceiling = patient_ceiling[clone_patient]
     escape = patient_escape[clone_patient]
     crossing = level_crossing(MMR_PCT, onset, rate, params.initial_pct, ceiling, escape)
-    cycle = control_cycle_month(clone_patient, onset, rate, params.initial_pct, ceiling, escape)
+    cycle = control_cycle_month(clone_patient, onset, rate, params.initial_pct, ceiling, escape, n)
     residual = residual_median(params, cohort.depth_log) * np.exp(
         params.residual_sigma * residual_rng.standard_normal(n)
     )
