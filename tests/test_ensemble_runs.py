@@ -208,19 +208,23 @@ def test_resume_skips_valid_folders_without_composing_and_reruns_broken_ones(
     assert "0 jobs run, 2 skipped" in out
     assert "2 finished jobs skipped without composing them" in out
     first, second = _jobs(sweep)
-    good = (first / "summary.json").read_text()
-    for broken in ("", good[: len(good) // 2], json.dumps({"estimands": []})):
-        (first / "summary.json").write_text(broken)
-        out = _ok(run_tfrsim(*SWEEP, cwd=cwd))
-        assert "1 jobs run, 1 skipped" in out
-        assert "1 finished jobs skipped without composing them" in out
-        assert (first / "summary.json").read_text() == good
-    # A folder of an earlier tfrsim (no record): the job itself finds it complete,
-    # skips it and leaves the record for the next resume.
+    good = {job: (job / "summary.json").read_text() for job in (first, second)}
+    # Two broken results at once (one run, not two): empty, and truncated.
+    (first / "summary.json").write_text("")
+    (second / "summary.json").write_text(good[second][: len(good[second]) // 2])
+    out = _ok(run_tfrsim(*SWEEP, cwd=cwd))
+    assert "2 jobs run, 0 skipped" in out
+    for job in (first, second):
+        assert (job / "summary.json").read_text() == good[job]
+    # Valid JSON that is not a tfrsim summary is re-run; a folder of an earlier tfrsim
+    # (no record) is left to the job itself, which finds it complete, skips it and
+    # leaves the record for the next resume.
+    (first / "summary.json").write_text(json.dumps({"estimands": []}))
     (second / RECORD_FILE).unlink()
     out = _ok(run_tfrsim(*SWEEP, cwd=cwd))
-    assert "0 jobs run, 2 skipped" in out
-    assert "1 finished jobs skipped without composing them" in out
+    assert "1 jobs run, 1 skipped" in out
+    assert "finished jobs skipped without composing them" not in out
+    assert (first / "summary.json").read_text() == good[first]
     assert (second / RECORD_FILE).is_file()
 
 

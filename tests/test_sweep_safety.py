@@ -53,6 +53,24 @@ def four_jobs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cwd
 
 
+@pytest.fixture(scope="module")
+def two_jobs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete 2-job sweep (seed=1,2); tests copy its working folder and resume it."""
+    cwd = tmp_path_factory.mktemp("two")
+    proc = tfrsim(cwd, "-m", "seed=1,2", *TINY)
+    assert proc.returncode == OK, proc.stderr
+    return cwd
+
+
+def _copy(cwd: Path, tmp_path: Path) -> Path:
+    """A private copy of a sweep's working folder (the sweep folder path is relative)."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(cwd, copy)
+    return copy
+
+
 def test_table_failure_is_not_swallowed(tmp_path: Path) -> None:
     """Bug: when building the sweep table raised at the end of a multirun, Hydra turned
     the callback's exception into a warning and the command exited 0 (even with a
@@ -115,16 +133,16 @@ def test_aggregate_out_and_print(
     assert sorted(p.name for p in sweep.iterdir()) == before
 
 
-def test_truncated_result_is_run_again(tmp_path: Path) -> None:
+def test_truncated_result_is_run_again(two_jobs: Path, tmp_path: Path) -> None:
     """Bug: a job whose summary.json was truncated counted as complete on resume; it
     must run again and the table must then be right."""
     args = ["-m", "seed=1,2", *TINY]
-    assert tfrsim(tmp_path, *args).returncode == OK
-    sweep = _sweep(tmp_path)
+    cwd = _copy(two_jobs, tmp_path)
+    sweep = _sweep(cwd)
     job = _jobs(sweep)[0]
     text = (job / "summary.json").read_text()
     (job / "summary.json").write_text(text[:10])
-    proc = tfrsim(tmp_path, *args)
+    proc = tfrsim(cwd, *args)
     assert proc.returncode == OK, proc.stdout + proc.stderr
     assert "1 jobs run, 1 skipped" in proc.stdout
     assert json.loads((job / "summary.json").read_text()) == json.loads(text)
@@ -133,12 +151,12 @@ def test_truncated_result_is_run_again(tmp_path: Path) -> None:
     assert table["job"].nunique() == 2
 
 
-def test_second_invocation_leaves_a_running_job_alone(tmp_path: Path) -> None:
+def test_second_invocation_leaves_a_running_job_alone(two_jobs: Path, tmp_path: Path) -> None:
     """Bug: two copies of one sweep deleted each other's in-flight temporary files; a
     job whose lock is held by another process must be left alone (reported busy)."""
     args = ["-m", "seed=1,2", *TINY]
-    assert tfrsim(tmp_path, *args).returncode == OK
-    sweep = _sweep(tmp_path)
+    cwd = _copy(two_jobs, tmp_path)
+    sweep = _sweep(cwd)
     job = _jobs(sweep)[0]
     # Another invocation is running this job: it holds the lock and is writing.
     (job / "summary.json").unlink()
@@ -146,7 +164,7 @@ def test_second_invocation_leaves_a_running_job_alone(tmp_path: Path) -> None:
     in_flight.write_bytes(b"being written")
     with job_lock(job) as held:
         assert held
-        proc = tfrsim(tmp_path, *args)
+        proc = tfrsim(cwd, *args)
     output = proc.stdout + proc.stderr
     assert "1 running in another invocation" in output
     assert in_flight.read_bytes() == b"being written"
