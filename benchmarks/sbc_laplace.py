@@ -1,4 +1,4 @@
-"""Simulation-based check of the Laplace intervals (benchmark, not CI).
+"""Simulation-based check of the posterior intervals (benchmark, not CI).
 
 Synthetic "published" milestones from known parameters (the calibrated model's) at the
 calibration trials' stated sizes; calibrate (small budget), Laplace at the fit; count
@@ -7,6 +7,7 @@ over K repetitions (tfrsim.calibration.sbc). Prints coverage with Clopper–Pear
 and writes results/benchmarks/sbc_laplace.csv.
 
     PYTHONPATH=src python benchmarks/sbc_laplace.py --reps 10
+    PYTHONPATH=src python benchmarks/sbc_laplace.py --reps 20 --method emcee
     PYTHONPATH=src python benchmarks/sbc_laplace.py --reps 40 --n-per-trial 5000 \
         --names theta0,latency_sigma,growth_rate_per_month,effects.tki_per_year
 
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tfrsim.calibration.sbc import coverage, sbc_repetition, true_curves
+from tfrsim.calibration.sbc import SBC_METHODS, coverage, sbc_repetition, true_curves
 from tfrsim.calibration.targets import load_targets
 from tfrsim.config.compose import CALIBRATION_TRIALS, load_params, trial_designs
 
@@ -34,6 +35,9 @@ def main() -> None:
     p.add_argument("--evaluations", type=int, default=60)
     p.add_argument("--curve-draws", type=int, default=40)
     p.add_argument("--n-true", type=int, default=40000)
+    p.add_argument("--method", choices=SBC_METHODS, default="laplace")
+    p.add_argument("--mcmc-steps", type=int, default=300)
+    p.add_argument("--mcmc-burn", type=int, default=100)
     p.add_argument("--out", type=Path, default=Path("results/benchmarks/sbc_laplace.csv"))
     args = p.parse_args()
     names = args.names.split(",")
@@ -54,6 +58,9 @@ def main() -> None:
             n_per_trial=args.n_per_trial,
             max_evaluations=args.evaluations,
             curve_draws=args.curve_draws,
+            method=args.method,
+            mcmc_steps=args.mcmc_steps,
+            mcmc_burn=args.mcmc_burn,
         )
         print(f"rep {rep + 1}/{args.reps} done at {time.perf_counter() - began:.0f} s", flush=True)
         # Written after every repetition: a long run can be stopped and still read.

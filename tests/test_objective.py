@@ -322,3 +322,38 @@ def test_objective_rejects_what_it_cannot_fit(setting) -> None:  # type: ignore[
         Objective(
             targets, model, NAMES, n_per_trial=10, seed=1, designs={"stim1": designs["stim1"]}
         )
+
+
+def test_calibration_leaves_a_start_at_zero_on_the_search_scale(setting) -> None:  # type: ignore[no-untyped-def]
+    """Catches scipy's default Nelder–Mead simplex in the calibration: it moves each
+    coordinate by 5 % of its value, so a parameter starting at 1 (0 on the log search
+    scale) gets a vertex 0.00025 away; under common random numbers the objective is
+    flat over such a step, the simplex meets its tolerance at once and the fit "converges"
+    where it started. Targets are made at theta0 = exp(-0.3) with the objective's own
+    seed and size (so the minimum is exactly there); the fit starts at theta0 = 1."""
+    from tfrsim.calibration.fit import calibrate
+
+    model, designs, _ = setting
+    truth = with_parameters(model, ["theta0"], np.array([-0.3]))
+    patients = {
+        trial: simulate(
+            dataclasses.replace(
+                trial_params(designs[trial], N, SEED, max(MONTHS[trial])), model=truth
+            )
+        ).patients
+        for trial in MONTHS
+    }
+    start = with_parameters(model, ["theta0"], np.array([0.0]))
+    fit = calibrate(
+        _targets(patients),
+        start,
+        ["theta0"],
+        n_per_trial=N,
+        seed=SEED,
+        max_evaluations=40,
+        designs=designs,
+        restarts=0,
+        progress=False,
+    )
+    # Half the distance from the start is far outside any Monte-Carlo flat spot.
+    assert abs(fit.estimate[0] - (-0.3)) < 0.15, fit.estimate

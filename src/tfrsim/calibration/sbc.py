@@ -26,13 +26,25 @@ from scipy import stats
 
 from tfrsim.calibration.fit import calibrate
 from tfrsim.calibration.objective import Objective, trial_params
-from tfrsim.calibration.posterior import PosteriorError, gaussian_draws, laplace
+from tfrsim.calibration.posterior import (
+    CachedFunction,
+    PosteriorError,
+    emcee_draws,
+    gaussian_draws,
+    laplace,
+)
 from tfrsim.calibration.statistics import trial_statistics
 from tfrsim.calibration.targets import MilestoneTarget, Targets, TimingTargets
 from tfrsim.execution import simulate
 from tfrsim.study import StudyParams
 
 Z95 = 1.959964
+
+#: Posterior methods the honesty check can run: ``laplace`` (fit ± 1.96 SD; curve draws
+#: from the Gaussian) or ``emcee`` (percentiles of the sampler's draws).
+SBC_METHODS = ("laplace", "emcee")
+#: Sampler draws kept per repetition for the parameter percentiles (emcee).
+SBC_EMCEE_DRAWS = 200
 
 
 def synthetic_targets(
@@ -96,8 +108,20 @@ def sbc_repetition(
     curve_draws: int,
     start_offset: float = 0.15,
     seed: int = 2024,
+    method: str = "laplace",
+    mcmc_steps: int = 300,
+    mcmc_burn: int = 100,
 ) -> list[dict[str, Any]]:
-    """One repetition: synthetic targets, fit, Laplace, coverage rows."""
+    """One repetition: synthetic targets, fit, posterior step (``method``), coverage rows.
+
+    With ``method="emcee"`` the sampler (walkers started in a ball of 0.1 on the search
+    scale around the fit) runs ``mcmc_steps`` steps, discards ``mcmc_burn``, and the
+    parameter interval is the 2.5-97.5 % percentile range of
+    :data:`SBC_EMCEE_DRAWS` evenly thinned draws; ``curve_draws`` of them, evenly
+    spaced, are simulated for the curve intervals.
+    """
+    if method not in SBC_METHODS:
+        raise ValueError(f"method must be one of {SBC_METHODS}; got {method!r}")
     targets = synthetic_targets(truth, template, designs, seed=seed + 1000 + rep)
     start_obj = Objective(targets, truth, names, n_per_trial, seed, designs)
     x_true = start_obj.start()
@@ -117,26 +141,42 @@ def sbc_repetition(
     )
     objective = Objective(targets, fit.model, names, n_per_trial, seed + rep, designs)
     rows: list[dict[str, Any]] = []
-    try:
-        lap = laplace(objective, fit.estimate, names)
-    except PosteriorError as err:
-        return [{"rep": rep, "kind": "failure", "name": str(err)[:120], "covered": np.nan}]
+    if method == "laplace":
+        try:
+            lap = laplace(objective, fit.estimate, names)
+        except PosteriorError as err:
+            return [{"rep": rep, "kind": "failure", "name": str(err)[:120], "covered": np.nan}]
+        centre = lap.centre
+        lower, upper = lap.centre - Z95 * lap.sd, lap.centre + Z95 * lap.sd
+        draws = gaussian_draws(lap.centre, lap.covariance, curve_draws, seed + rep)
+    else:
+        scale = np.full(fit.estimate.size, 0.1)
+        sample, _ = emcee_draws(
+            CachedFunction(objective),
+            fit.estimate,
+            scale,
+            max(SBC_EMCEE_DRAWS, curve_draws),
+            seed + rep,
+            steps=mcmc_steps,
+            burn=mcmc_burn,
+        )
+        centre = np.median(sample, axis=0)
+        lower, upper = np.percentile(sample, [2.5, 97.5], axis=0)
+        pick = np.linspace(0, sample.shape[0] - 1, curve_draws).round().astype(int)
+        draws = sample[pick]
     for i, name in enumerate(names):
-        lo = lap.centre[i] - Z95 * lap.sd[i]
-        hi = lap.centre[i] + Z95 * lap.sd[i]
         rows.append(
             {
                 "rep": rep,
                 "kind": "parameter",
                 "name": name,
                 "truth": float(x_true[i]),
-                "estimate": float(lap.centre[i]),
-                "lower": float(lo),
-                "upper": float(hi),
-                "covered": bool(lo <= x_true[i] <= hi),
+                "estimate": float(centre[i]),
+                "lower": float(lower[i]),
+                "upper": float(upper[i]),
+                "covered": bool(lower[i] <= x_true[i] <= upper[i]),
             }
         )
-    draws = gaussian_draws(lap.centre, lap.covariance, curve_draws, seed + rep)
     sims = [objective.evaluate(x).statistics for x in draws]
     for (trial, month), value in truth_curves.items():
         curve = np.array([s[trial].survival[s[trial].months.searchsorted(month)] for s in sims])
