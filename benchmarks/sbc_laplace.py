@@ -38,6 +38,11 @@ def main() -> None:
     p.add_argument("--method", choices=SBC_METHODS, default="laplace")
     p.add_argument("--mcmc-steps", type=int, default=300)
     p.add_argument("--mcmc-burn", type=int, default=100)
+    p.add_argument(
+        "--independent",
+        action="store_true",
+        help="score milestones as independent (the objective before December 2026)",
+    )
     p.add_argument("--out", type=Path, default=Path("results/benchmarks/sbc_laplace.csv"))
     args = p.parse_args()
     names = args.names.split(",")
@@ -61,6 +66,7 @@ def main() -> None:
             method=args.method,
             mcmc_steps=args.mcmc_steps,
             mcmc_burn=args.mcmc_burn,
+            correlated=not args.independent,
         )
         print(f"rep {rep + 1}/{args.reps} done at {time.perf_counter() - began:.0f} s", flush=True)
         # Written after every repetition: a long run can be stopped and still read.

@@ -114,32 +114,61 @@ def test_synthetic_targets_have_their_minimum_at_the_generating_parameters(setti
             assert objective(x) > at_truth.objective + 1e-3, (name, step)
 
 
+def _uncensored_covariance(survival: list[float], se: list[float]) -> np.ndarray:
+    """Covariance of milestones (months increasing): SE_s SE_t times the correlation of
+    an empirical survival function, Cov = S(t)(1 - S(s))/n over sqrt(Var Var)."""
+    k = len(survival)
+    c = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            a, b = (i, j) if i <= j else (j, i)  # a: the earlier month
+            sa, sb = survival[a], survival[b]
+            rho = min(np.sqrt(sb * (1 - sa) / (sa * (1 - sb))), 0.99) if a != b else 1.0
+            c[i, j] = rho * se[i] * se[j]
+    return c
+
+
 def test_objective_equals_an_independent_sum_of_its_terms(setting) -> None:  # type: ignore[no-untyped-def]
     """Catches a term dropped, double counted, scaled by the wrong SE or read at the
-    wrong month: away from p*, the objective equals the sum of ((KM(month) - target) /
-    SE)^2 over milestones plus the median term, each recomputed here from the patients
-    the objective simulates."""
+    wrong month, and a trial's milestones scored as independent: away from p*, the
+    objective equals, per trial, r' C^-1 r over its milestones (r = KM(month) - target,
+    C their covariance as estimates from one cohort) plus the median term, each
+    recomputed here from the patients the objective simulates; with
+    ``correlated=False`` it is the plain sum of (r / SE)^2."""
     model, designs, patients = setting
     targets = _targets(patients)
     objective = _objective(model, designs, targets)
+    independent = Objective(
+        targets, model, NAMES, n_per_trial=N, seed=SEED, designs=designs, correlated=False
+    )
     x = objective.start() + np.array([0.2, 0.0, 0.0, 0.0])  # theta0 x e^0.2: more relapses
     moved = dataclasses.replace(model, theta0=model.theta0 * np.exp(0.2))
-    expected = 0.0
+    expected = expected_independent = 0.0
     for trial in MONTHS:
         p = dataclasses.replace(objective.trials[trial], model=moved)
         sim = simulate(p).patients
         d, e = sim["duration_months"].to_numpy(), sim["event"].to_numpy()
-        for m in (t for t in targets.milestones if t.trial == trial):
+        ms = sorted((t for t in targets.milestones if t.trial == trial), key=lambda t: t.month)
+        r = []
+        for m in ms:
             now = km_at(d, e, m.month)
             # More clones, more relapses: the curve moves down at every milestone.
             assert now <= m.survival + 1e-12
-            expected += ((now - m.survival) / m.se) ** 2
+            r.append(now - m.survival)
+            expected_independent += ((now - m.survival) / m.se) ** 2
+        cov = _uncensored_covariance([m.survival for m in ms], [m.se for m in ms])
+        expected += float(np.asarray(r) @ np.linalg.solve(cov, np.asarray(r)))
         if trial == "stim1":
             median = interpolated_median(d[e])
             t = targets.timing
-            expected += ((median - t.stim1_median_relapse_month) / t.stim1_median_relapse_se) ** 2
+            median_term = ((median - t.stim1_median_relapse_month) / t.stim1_median_relapse_se) ** 2
+            expected += median_term
+            expected_independent += median_term
     ev = objective.evaluate(x)
     assert ev.objective == pytest.approx(expected, rel=1e-9)
+    assert independent(x) == pytest.approx(expected_independent, rel=1e-9)
+    # Five milestones of one curve moved together carry far less than five terms' worth.
+    assert ev.objective < 0.8 * expected_independent
     assert ev.objective > 1.0  # the move is large enough to matter
     mrfs = ev.residuals[ev.residuals["quantity"] == "mrfs"]
     # Residual = (simulated - published) / SE: negative when the curve moved down.
@@ -357,3 +386,27 @@ def test_calibration_leaves_a_start_at_zero_on_the_search_scale(setting) -> None
     )
     # Half the distance from the start is far outside any Monte-Carlo flat spot.
     assert abs(fit.estimate[0] - (-0.3)) < 0.15, fit.estimate
+
+
+def test_milestone_correlation_matches_simulated_cohorts() -> None:
+    """Catches a wrong milestone correlation (the ratio inverted, S in place of 1 - S,
+    no square root): the correlation of the empirical survival of 100 uncensored
+    exponential patients at months 3, 6, 12 and 36, over 4,000 simulated cohorts, must
+    match :func:`milestone_correlation` at the true survival within 4 SE of a sample
+    correlation ((1 - rho^2) / sqrt(cohorts))."""
+    from tfrsim.calibration.objective import milestone_correlation
+
+    rng = np.random.default_rng(5)
+    months = np.array([3.0, 6.0, 12.0, 36.0])
+    rate, n, cohorts = 0.04, 100, 4000
+    times = rng.exponential(1 / rate, size=(cohorts, n))
+    survival = (times[:, :, None] > months).mean(axis=1)  # (cohorts, months)
+    empirical = np.corrcoef(survival, rowvar=False)
+    truth = np.exp(-rate * months)
+    expected = milestone_correlation(truth)
+    se = (1 - expected**2) / np.sqrt(cohorts)
+    off = ~np.eye(months.size, dtype=bool)
+    assert np.all(np.abs(empirical - expected)[off] <= 4 * se[off] + 1e-12), (
+        np.round(empirical, 3),
+        np.round(expected, 3),
+    )

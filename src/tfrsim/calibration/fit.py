@@ -117,6 +117,7 @@ def calibrate(
     extra_targets: Sequence[str] = (),
     leave_out: str | None = None,
     initial_step: float = INITIAL_STEP,
+    correlated: bool = True,
 ) -> CalibrationResult:
     """Fit ``names`` of a registered model to ``targets``.
 
@@ -151,6 +152,8 @@ def calibrate(
         of its value, which on the log scale is no step at all for a parameter near 1
         (log 1.02 = 0.02: a vertex 0.001 away); the simplex then shrinks inside the
         objective's Monte-Carlo roughness and stops where it started.
+    correlated : bool, default True
+        See :class:`Objective` (False scores milestones as independent).
 
     Returns
     -------
@@ -159,7 +162,7 @@ def calibrate(
     if not (np.isfinite(initial_step) and initial_step > 0):
         raise ValueError(f"initial_step must be a positive number, got {initial_step!r}")
     objective = Objective(
-        targets, start, names, n_per_trial, seed, designs, extra_targets, leave_out
+        targets, start, names, n_per_trial, seed, designs, extra_targets, leave_out, correlated
     )
     rows: list[list[float]] = []
     bar = tqdm(

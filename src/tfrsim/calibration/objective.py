@@ -5,7 +5,11 @@ Each trial is simulated with its own cohort, schedule, assay, rule and follow-up
 fixed seed: common random numbers, so that between two evaluations only the model
 parameters change and the objective moves smoothly.
 
-Objective = sum over milestones of ((simulated - published) / SE)^2
+Objective = for each trial, z' R^-1 z over its milestones, z = (simulated - published)
+            / SE and R the correlation of Kaplan-Meier estimates of one cohort at
+            those months (:func:`milestone_correlation`); with R = I this is the sum of
+            z^2, which treats five STIM1 milestones of the same 100 patients as five
+            independent studies and makes every interval too narrow
           + ((STIM1 median relapse month - 2.5) / 0.5)^2
           + hinge penalties for the TWISTER timing facts (late and early shares)
           + optional extra targets (``extra_targets``):
@@ -82,10 +86,46 @@ PRIOR_SOURCES: dict[str, str] = {
 #: Hinge scales of the TWISTER timing penalties (share units); a 1-SE-like softness.
 LATE_SHARE_SCALE = 0.03
 EARLY_SHARE_SCALE = 0.05
+#: Largest correlation between two milestones of one trial (ASSUMPTION: 0.99). Two
+#: published values equal to the last digit would otherwise be perfectly correlated and
+#: R singular; censoring makes real correlations smaller than the uncensored formula.
+MAX_MILESTONE_CORRELATION = 0.99
 #: What one term that cannot be computed adds to the objective (e.g. the STIM1 median
 #: relapse month when no simulated patient relapses): large and finite, so that the
 #: optimiser moves away from such parameters. A NaN term is never dropped.
 NAN_TERM_PENALTY = 1e6
+
+
+def milestone_correlation(survival: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Correlation of one cohort's survival estimates at increasing months.
+
+    Parameters
+    ----------
+    survival : float array, shape (k,)
+        Survival at the milestones, in increasing order of month (published values).
+
+    Returns
+    -------
+    numpy.ndarray, shape (k, k)
+        ``R[s, t] = sqrt(g(s) / g(t))`` for ``s <= t``, with ``g = (1 - S) / S``,
+        capped at :data:`MAX_MILESTONE_CORRELATION` off the diagonal.
+
+    Notes
+    -----
+    Without censoring the empirical survival function of n patients has
+    ``Var S(t) = S(t)(1 - S(t)) / n`` and, for s <= t (everyone event-free at t is
+    event-free at s), ``Cov(S(s), S(t)) = S(t)(1 - S(s)) / n``; the correlation is
+    ``sqrt(S(t)(1 - S(s)) / (S(s)(1 - S(t))))``, i.e. the formula above. It is also
+    Greenwood's ``sqrt(G(s) / G(t))`` in that case. Values are clipped to [0.02, 0.98]
+    and ``g`` made non-decreasing (milestones from different reports need not be
+    monotone).
+    """
+    s = np.clip(np.asarray(survival, dtype=float), 0.02, 0.98)
+    g = np.maximum.accumulate((1.0 - s) / s)
+    r = np.sqrt(np.minimum.outer(g, g) / np.maximum.outer(g, g))
+    r = np.minimum(r, MAX_MILESTONE_CORRELATION)
+    np.fill_diagonal(r, 1.0)
+    return np.asarray(r, dtype=float)
 
 
 def trial_params(design: StudyParams, n_patients: int, seed: int, last_month: float) -> StudyParams:
@@ -241,6 +281,10 @@ class Objective:
         Any of :data:`EXTRA_TARGETS`.
     leave_out : str or None, default None
         A trial left out of the fit (leave-one-trial-out validation).
+    correlated : bool, default True
+        Score each trial's milestones jointly with :func:`milestone_correlation`;
+        False treats them as independent (the objective before December 2026, kept
+        for comparison in the honesty check).
     """
 
     def __init__(
@@ -253,6 +297,7 @@ class Objective:
         designs: Mapping[str, StudyParams],
         extra_targets: Sequence[str] = (),
         leave_out: str | None = None,
+        correlated: bool = True,
     ) -> None:
         valid = fittable(model)
         unknown = sorted(set(names) - set(valid))
@@ -277,6 +322,18 @@ class Objective:
             )
             for t in needed
         }
+        self.correlated = bool(correlated)
+        # Per trial: its milestones' positions in targets.milestones, in month order,
+        # and the inverse Cholesky factor of their correlation (w = L^-1 z has
+        # independent unit-variance entries, so sum(w^2) = z' R^-1 z).
+        self._whiten: dict[str, tuple[NDArray[np.intp], NDArray[np.float64]]] = {}
+        for t in needed:
+            rows = [i for i, m in enumerate(targets.milestones) if m.trial == t]
+            rows.sort(key=lambda i: targets.milestones[i].month)
+            published = np.array([targets.milestones[i].survival for i in rows])
+            r = milestone_correlation(published) if correlated else np.eye(len(rows))
+            inverse = np.linalg.inv(np.linalg.cholesky(r))
+            self._whiten[t] = (np.asarray(rows, dtype=np.intp), inverse)
         self.n_evaluations = 0
 
     def start(self) -> NDArray[np.float64]:
@@ -337,6 +394,15 @@ class Objective:
         )
         table["residual"] = (table["simulated"] - table["published"]) / table["se"]
         table["term"] = table["residual"] ** 2
+        # Milestones come first in `rows`, in targets order; whiten each trial's jointly.
+        positions = [i for i, m in enumerate(self.targets.milestones) if m.trial in stats]
+        index = {target: row for row, target in enumerate(positions)}
+        z = table["residual"].to_numpy(dtype=float)
+        terms = table["term"].to_numpy(dtype=float).copy()
+        for order, inverse in self._whiten.values():
+            at = np.array([index[i] for i in order], dtype=np.intp)
+            terms[at] = (inverse @ z[at]) ** 2
+        table["term"] = terms
         extra = []
         if "twister" in stats:
             late = stats["twister"].share_relapses_after[t.twister_late_after_month]

@@ -111,6 +111,7 @@ def sbc_repetition(
     method: str = "laplace",
     mcmc_steps: int = 300,
     mcmc_burn: int = 100,
+    correlated: bool = True,
 ) -> list[dict[str, Any]]:
     """One repetition: synthetic targets, fit, posterior step (``method``), coverage rows.
 
@@ -118,7 +119,8 @@ def sbc_repetition(
     scale around the fit) runs ``mcmc_steps`` steps, discards ``mcmc_burn``, and the
     parameter interval is the 2.5-97.5 % percentile range of
     :data:`SBC_EMCEE_DRAWS` evenly thinned draws; ``curve_draws`` of them, evenly
-    spaced, are simulated for the curve intervals.
+    spaced, are simulated for the curve intervals. ``correlated=False`` fits and draws
+    with milestones scored as independent (the objective before December 2026).
     """
     if method not in SBC_METHODS:
         raise ValueError(f"method must be one of {SBC_METHODS}; got {method!r}")
@@ -138,8 +140,11 @@ def sbc_repetition(
         designs=designs,
         restarts=0,
         progress=False,
+        correlated=correlated,
     )
-    objective = Objective(targets, fit.model, names, n_per_trial, seed + rep, designs)
+    objective = Objective(
+        targets, fit.model, names, n_per_trial, seed + rep, designs, correlated=correlated
+    )
     rows: list[dict[str, Any]] = []
     if method == "laplace":
         try:
