@@ -31,6 +31,7 @@ import argparse
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ from numpy.typing import NDArray
 from omegaconf import OmegaConf
 
 from tfrsim._version import __version__
-from tfrsim.calibration.objective import Objective, with_parameters
+from tfrsim.calibration.objective import EFFECT_PRIORS, Objective, search_value, with_parameters
 from tfrsim.calibration.targets import Targets, load_targets
 from tfrsim.config.compose import CALIBRATION_TRIALS, load_params, trial_designs
 from tfrsim.draws import (
@@ -62,6 +63,11 @@ log = logging.getLogger("tfrsim")
 MAX_CONDITION = 1e4
 #: SD ratio between the two step sizes beyond which the CLI warns.
 SD_RATIO_WARN = 1.5
+#: SD on the search scale of the weakly informative prior the sampler puts on each fitted
+#: parameter that has no published prior (:data:`EFFECT_PRIORS` enter the objective
+#: itself), centred at its pre-calibration value (ASSUMPTION: 1.0, a factor e either way
+#: at one SD on a positive parameter; it only keeps unidentified directions proper).
+BASE_PRIOR_SD = 1.0
 #: Default number of stored draws.
 N_DRAWS = 200
 
@@ -348,6 +354,20 @@ def gaussian_draws(
     return np.asarray(centre + z @ chol.T, dtype=float)
 
 
+def base_priors(
+    names: Sequence[str], start: Any, sd: float = BASE_PRIOR_SD
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Prior means (search scale, the values in ``start``) and SDs for the sampler:
+    ``sd`` for every name without a published prior, ``inf`` (flat) for the effects of
+    :data:`EFFECT_PRIORS`, whose priors the objective already holds."""
+    mean = np.array([search_value(start, n) for n in names], dtype=float)
+    sds = np.array(
+        [np.inf if n.removeprefix("effects.") in EFFECT_PRIORS else sd for n in names],
+        dtype=float,
+    )
+    return mean, sds
+
+
 def emcee_draws(
     f: Function,
     centre: NDArray[np.float64],
@@ -357,11 +377,17 @@ def emcee_draws(
     *,
     steps: int,
     burn: int,
+    prior_mean: NDArray[np.float64] | None = None,
+    prior_sd: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], dict[str, Any]]:
-    """Draws from exp(−f/2) by emcee's affine-invariant ensemble sampler (extra
-    ``tfrsim[posterior]``). Walkers start in a ball of ``scale`` around ``centre``;
-    after ``burn`` steps the chain is thinned to ``n_draws``. Costly: every step
-    evaluates the objective once per walker."""
+    """Draws from exp(−f/2) × prior by emcee's affine-invariant ensemble sampler.
+
+    Walkers start in a ball of ``scale`` around ``centre``; after ``burn`` steps the
+    chain is thinned to ``n_draws``. Costly: every step evaluates the objective once per
+    walker. ``prior_mean``/``prior_sd`` (search scale; ``inf`` SD = flat) add independent
+    Gaussian priors: without them a direction the targets do not pin down (the clonal
+    model's θ₀–σ_α ridge) has a flat, improper posterior and the walkers drift away
+    along it."""
     try:
         import emcee
     except ImportError:  # pragma: no cover - depends on the extra
@@ -372,7 +398,14 @@ def emcee_draws(
     walkers = max(2 * k + 2, 8)
     rng = stream("posterior", seed=seed, replicate=0, block=2)
     start = centre + scale * rng.standard_normal((walkers, k)) * 0.1
-    sampler = emcee.EnsembleSampler(walkers, k, lambda x: -0.5 * f(np.asarray(x)))
+    mean = np.zeros(k) if prior_mean is None else np.asarray(prior_mean, dtype=float)
+    sd = np.full(k, np.inf) if prior_sd is None else np.asarray(prior_sd, dtype=float)
+
+    def log_probability(x: NDArray[np.float64]) -> float:
+        x = np.asarray(x, dtype=float)
+        return float(-0.5 * f(x) - 0.5 * np.sum(((x - mean) / sd) ** 2))
+
+    sampler = emcee.EnsembleSampler(walkers, k, log_probability)
     sampler._random = np.random.mtrand.RandomState(int(rng.integers(2**31)))
     sampler.run_mcmc(start, steps, progress=False)
     chain = sampler.get_chain(discard=burn, flat=True)
@@ -382,11 +415,18 @@ def emcee_draws(
             "(raise --mcmc-steps)"
         )
     pick = np.linspace(0, chain.shape[0] - 1, n_draws).round().astype(int)
+    # Integrated autocorrelation time per parameter (emcee's estimator; "quiet": a chain
+    # shorter than 50 tau still gets an estimate, and the CLI says so).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tau = np.asarray(sampler.get_autocorr_time(discard=burn, quiet=True), dtype=float)
     info = {
         "walkers": walkers,
         "steps": steps,
         "burn": burn,
         "acceptance": float(np.mean(sampler.acceptance_fraction)),
+        "autocorr_steps": tau.round(1).tolist(),
+        "effective_samples": float(walkers * (steps - burn) / max(float(tau.max()), 1.0)),
     }
     return np.asarray(chain[pick], dtype=float), info
 
@@ -483,10 +523,25 @@ def posterior(
     elif method == "emcee":
         began = time.perf_counter()
         scale = np.full(x0.size, 0.1)
+        # Weak priors at the pre-calibration values of the model's own YAML.
+        uncalibrated = load_params([f"model={params.model_name}"]).model
+        mean, sd = base_priors(names, uncalibrated)
         search, info = emcee_draws(
-            CachedFunction(objective), x0, scale, n_draws, seed, steps=mcmc_steps, burn=mcmc_burn
+            CachedFunction(objective),
+            x0,
+            scale,
+            n_draws,
+            seed,
+            steps=mcmc_steps,
+            burn=mcmc_burn,
+            prior_mean=mean,
+            prior_sd=sd,
         )
-        extra = {**info, "seconds": round(time.perf_counter() - began, 1)}
+        prior = {
+            n: {"mean_search_scale": float(m), "sd": None if np.isinf(v) else float(v)}
+            for n, m, v in zip(names, mean, sd, strict=True)
+        }
+        extra = {**info, "prior": prior, "seconds": round(time.perf_counter() - began, 1)}
     else:
         raise PosteriorError(f"method must be 'laplace' or 'emcee'; got {method!r}")
     values = natural_draws(params.model, names, search)
@@ -587,6 +642,19 @@ def main(argv: list[str] | None = None) -> None:
                 "two step sizes: the objective is not quadratic there (or its Monte-Carlo "
                 "roughness matters); the Gaussian form is poor along them — consider "
                 "--method emcee, or more patients per trial (--n-per-trial)"
+            )
+    if d.provenance.get("method") == "emcee":
+        prov = d.provenance
+        tau = prov["autocorr_steps"]
+        print(
+            f"emcee: {prov['walkers']} walkers x {prov['steps']} steps ({prov['burn']} burn-in), "
+            f"acceptance {prov['acceptance']:.2f}, autocorrelation {tau} steps, "
+            f"~{prov['effective_samples']:.0f} effective samples; {prov['seconds']:.0f} s"
+        )
+        if prov["steps"] - prov["burn"] < 10 * max(tau):
+            print(
+                "WARNING: the kept chain is shorter than 10 autocorrelation times: "
+                "raise --mcmc-steps"
             )
     print(f"wrote {d.n_draws} draws to {out}")
 

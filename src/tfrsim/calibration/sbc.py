@@ -29,6 +29,7 @@ from tfrsim.calibration.objective import Objective, trial_params
 from tfrsim.calibration.posterior import (
     CachedFunction,
     PosteriorError,
+    base_priors,
     emcee_draws,
     gaussian_draws,
     laplace,
@@ -156,6 +157,9 @@ def sbc_repetition(
         draws = gaussian_draws(lap.centre, lap.covariance, curve_draws, seed + rep)
     else:
         scale = np.full(fit.estimate.size, 0.1)
+        # Weak priors at the start, as tfrsim-posterior centres them at the model's
+        # pre-calibration values (never at the truth).
+        mean, sd = base_priors(names, start)
         sample, _ = emcee_draws(
             CachedFunction(objective),
             fit.estimate,
@@ -164,6 +168,8 @@ def sbc_repetition(
             seed + rep,
             steps=mcmc_steps,
             burn=mcmc_burn,
+            prior_mean=mean,
+            prior_sd=sd,
         )
         centre = np.median(sample, axis=0)
         lower, upper = np.percentile(sample, [2.5, 97.5], axis=0)
