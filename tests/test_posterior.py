@@ -163,6 +163,50 @@ def test_emcee_option_reproducible_and_roughly_right() -> None:
     assert 0.2 < info["acceptance"] < 0.9
 
 
+def test_emcee_prior_keeps_a_flat_direction_proper() -> None:
+    """Catches the sampler's weak prior ignored (the flat direction drifts: SD far above
+    1), applied with the wrong factor (exp(-((x-m)/sd)^2), SD 0.71) or at the wrong
+    centre: the objective pins x0 (SD 0.5) and says nothing about x1; with a N(2, 1)
+    prior on x1 the draws have x1 mean 2 and SD 1, x0 SD 0.5. Tolerances from the
+    chain's effective sample size (emcee's autocorrelation time): 4 SE of a mean, and
+    of an SD (SD / sqrt(2 n_eff))."""
+    pytest.importorskip("emcee")
+
+    def f(x: np.ndarray) -> float:
+        return float((x[0] / 0.5) ** 2)
+
+    draws, info = emcee_draws(
+        f,
+        np.zeros(2),
+        np.ones(2),
+        2000,
+        3,
+        steps=3000,
+        burn=500,
+        prior_mean=np.array([0.0, 2.0]),
+        prior_sd=np.array([np.inf, 1.0]),
+    )
+    n_eff = info["effective_samples"]
+    assert n_eff > 200, info
+    assert abs(draws[:, 1].mean() - 2.0) < 4 * 1.0 / np.sqrt(n_eff)
+    assert abs(draws[:, 1].std() - 1.0) < 4 * 1.0 / np.sqrt(2 * n_eff)
+    assert abs(draws[:, 0].std() - 0.5) < 4 * 0.5 / np.sqrt(2 * n_eff)
+
+
+def test_base_priors_are_weak_and_leave_published_effects_to_the_objective() -> None:
+    """Catches a second prior on an effect that already has its published prior in the
+    objective (counted twice), or weak priors centred away from the start values."""
+    from tfrsim.calibration.objective import search_value
+    from tfrsim.calibration.posterior import BASE_PRIOR_SD, base_priors
+    from tfrsim.config.compose import load_params
+
+    model = load_params(["model=clonal"]).model
+    names = ["theta0", "growth_rate_per_month", "effects.prior_ifn", "effects.tki_per_year"]
+    mean, sd = base_priors(names, model)
+    assert mean.tolist() == [search_value(model, n) for n in names]
+    assert sd.tolist() == [BASE_PRIOR_SD, BASE_PRIOR_SD, np.inf, np.inf]
+
+
 def test_installed_draws_belong_to_the_installed_model() -> None:
     """Catches a recalibrated default model shipped with the draws of the previous one
     (rerun `python -m tfrsim.calibration.posterior` after `tfrsim-calibrate
