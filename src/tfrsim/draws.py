@@ -2,8 +2,8 @@
 
 A calibrated model ``conf/model/NAME.yaml`` may have a file of parameter draws beside
 it, ``conf/model/NAME.draws.json`` (package data), written by
-``python -m tfrsim.calibration.posterior`` (the Laplace approximation at the
-calibration optimum, or a sampler). Each draw is a full set of the model's fitted
+``python -m tfrsim.calibration.posterior`` (emcee's sampler by default, or the
+Laplace approximation at the calibration optimum). Each draw is a full set of the model's fitted
 parameters on their **natural** scale (``"theta0"``, ``"effects.prior_ifn"``: a dotted
 path into the model's parameter dataclass), so applying a draw needs no knowledge of
 the calibration's search scale and works for any registered disease model.
