@@ -325,6 +325,6 @@ def schoenfeld_ph_test(
     ranks = np.repeat(np.cumsum(m) - (m - 1) / 2.0, m).astype(float)
     g = ranks - ranks.mean()
     statistic = (g @ scaled) ** 2 / (d * np.diag(variance) * (g @ g))
-    from scipy.stats import chi2  # not at import: scipy.stats is slow to import
+    from tfrsim.analysis.pvalues import chi2_sf  # scipy.stats' chi2.sf, without its import
 
-    return statistic, chi2.sf(statistic, 1)
+    return statistic, np.asarray(chi2_sf(statistic, 1), dtype=float)
