@@ -498,9 +498,13 @@ def test_analyses_in_threads_equal_analyses_in_turn():
     of ``analysis.methods``, as running them one after the other.
 
     Catches: outputs keyed or ordered by completion instead of by method, an analysis
-    that depends on state another one leaves behind.
+    that depends on state another one leaves behind, a Cox fit whose concordance and
+    PH test (side by side from ``CONCURRENT_MIN_ROWS`` rows) differ from the serial ones
+    or lose a note.
     """
-    data = tied_cohort(25_000, seed=9)  # above the fast-Efron threshold: the large-n path
+    from tfrsim.analysis.cox import CONCURRENT_MIN_ROWS
+
+    data = tied_cohort(CONCURRENT_MIN_ROWS, seed=9)
     params = replace(PARAMS, methods=("km", "logrank", "cox", "rmst", "median", "observation"))
     data = data.assign(n_positive=0, relapse_month=np.nan)  # read by "observation"
     serial = analyse(data, params)
