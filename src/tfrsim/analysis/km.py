@@ -168,14 +168,15 @@ def km_table(
     return times, survival, lower, upper
 
 
-def _curve(
+def _curve_arrays(
     durations: np.ndarray,
     events: np.ndarray,
     alpha: float,
     ci_transform: CITransform = "log-log",
     collapsed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> pd.DataFrame:
-    """Kaplan–Meier step table for one group, starting at (0, 1).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan–Meier step table for one group, starting at (0, 1): month, survival,
+    lower, upper.
 
     ``ci_transform`` other than lifelines' ``"log-log"`` replaces the limits by R's
     (:func:`tfrsim.analysis.survfit.km_estimate`). ``collapsed``: the group's
@@ -184,35 +185,44 @@ def _curve(
     """
     counts = _counts(durations, events) if collapsed is None else _counts(*collapsed)
     month, survival, lower, upper = km_table(*counts, alpha=alpha)
-    table = pd.DataFrame({"month": month, "survival": survival, "lower": lower, "upper": upper})
     if ci_transform != "log-log":
         if ci_transform not in CI_TRANSFORMS:
             raise ValueError(
                 f"ci_transform must be one of {list(CI_TRANSFORMS)}, got {ci_transform!r}"
             )
         limits = km_estimate(durations, events, alpha=alpha, ci_transform=ci_transform)
-        values = limits.at(table["month"].to_numpy())
-        table["lower"] = values["lower"].to_numpy()
-        table["upper"] = values["upper"].to_numpy()
+        values = limits.at(month)
+        lower, upper = values["lower"].to_numpy(), values["upper"].to_numpy()
     # A relapse recorded at month 0 makes the table start below 1; it must still
     # start at (0, 1) so a step plot shows the drop at 0.
-    if table["month"].iloc[0] != 0.0 or table["survival"].iloc[0] != 1.0:
-        start = pd.DataFrame({"month": [0.0], "survival": [1.0], "lower": [1.0], "upper": [1.0]})
-        table = pd.concat([start, table], ignore_index=True)
-    return table
+    if month[0] != 0.0 or survival[0] != 1.0:
+        month, survival = np.r_[0.0, month], np.r_[1.0, survival]
+        lower, upper = np.r_[1.0, lower], np.r_[1.0, upper]
+    return month, survival, lower, upper
 
 
-def _step_values(curve: pd.DataFrame, months: np.ndarray, last_duration: float) -> pd.DataFrame:
-    """Right-continuous step value of ``curve`` at ``months``."""
-    times = curve["month"].to_numpy()
-    idx = np.searchsorted(times, months, side="right") - 1
-    out = curve.iloc[idx][["survival", "lower", "upper"]].reset_index(drop=True)
-    out.insert(0, "month", months)
+def _curve(
+    durations: np.ndarray,
+    events: np.ndarray,
+    alpha: float,
+    ci_transform: CITransform = "log-log",
+    collapsed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """:func:`_curve_arrays` as a table (columns month, survival, lower, upper)."""
+    arrays = _curve_arrays(durations, events, alpha, ci_transform, collapsed)
+    return pd.DataFrame(dict(zip(("month", "survival", "lower", "upper"), arrays, strict=True)))
+
+
+def _step_values(
+    curve: tuple[np.ndarray, ...], months: np.ndarray, last_duration: float
+) -> tuple[np.ndarray, ...]:
+    """Right-continuous step values (survival, lower, upper) of ``curve`` at ``months``."""
+    idx = np.searchsorted(curve[0], months, side="right") - 1
+    survival = curve[1][idx]
     # Beyond the last follow-up the KM curve is undefined unless it already reached
     # 0, so report NaN rather than carrying the last value forward.
-    beyond = (months > last_duration) & (out["survival"].to_numpy() > 0)
-    out.loc[beyond, ["survival", "lower", "upper"]] = np.nan
-    return out
+    beyond = (months > last_duration) & (survival > 0)
+    return tuple(np.where(beyond, np.nan, values[idx]) for values in curve[1:])
 
 
 def fit_km(
@@ -244,37 +254,41 @@ def fit_km(
     durations, events = durations_events(data)
     transform: CITransform = ci_transform or params.ci_transform  # type: ignore[assignment]
 
-    curves, at_risk, stones = [], [], []
+    # Per table: the group label of each row and the columns' pieces, one per group.
+    curves: dict[str, list[np.ndarray]] = {c: [] for c in CURVE_COLUMNS}
+    stones: dict[str, list[np.ndarray]] = {c: [] for c in CURVE_COLUMNS}
+    at_risk: dict[str, list[np.ndarray]] = {c: [] for c in AT_RISK_COLUMNS}
     groups = list(iter_groups(data))
     rows = collapse(durations, events, [mask for _, mask in groups])
     for (group, mask), collapsed in zip(groups, rows, strict=True):
         times, flags, weights = collapsed
         d, e = (durations[mask], events[mask]) if transform != "log-log" else (times, flags)
-        curve = _curve(d, e, params.alpha, transform, collapsed)
-        curves.append(curve.assign(group=group))
-        stones.append(_step_values(curve, milestones, float(times.max())).assign(group=group))
+        curve = _curve_arrays(d, e, params.alpha, transform, collapsed)
+        values = (milestones, *_step_values(curve, milestones, float(times.max())))
         # Patients with duration >= month, from the distinct durations and their counts.
         counts = ((times[np.newaxis, :] >= risk_months[:, np.newaxis]) @ weights).astype(np.int64)
-        at_risk.append(pd.DataFrame({"group": group, "month": risk_months, "at_risk": counts}))
+        for table, columns in ((curves, curve), (stones, values), (at_risk, (risk_months, counts))):
+            table["group"].append(np.full(columns[0].size, group, dtype=object))
+            for name, column in zip(list(table)[1:], columns, strict=True):
+                table[name].append(np.asarray(column))
         logger.debug(
             "KM group %s: %d patients, %d events", group, int(weights.sum()), weights[flags].sum()
         )
 
     return KMResult(
-        curves=_stack(curves, CURVE_COLUMNS),
-        at_risk=_stack(at_risk, AT_RISK_COLUMNS).astype({"at_risk": "int64"}),
-        milestones=_stack(stones, CURVE_COLUMNS),
+        curves=_stack(curves),
+        at_risk=_stack(at_risk).astype({"at_risk": "int64"}),
+        milestones=_stack(stones),
         alpha=params.alpha,
         ci_transform=transform,
     )
 
 
-def _stack(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
-    if not frames:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=object if c == "group" else float) for c in columns}
-        )
-    return pd.concat(frames, ignore_index=True)[list(columns)]
+def _stack(pieces: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    """One table from each column's pieces (group labels as str objects)."""
+    if not pieces["group"]:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "group" else float) for c in pieces})
+    return pd.DataFrame({c: np.concatenate(parts) for c, parts in pieces.items()})
 
 
 def survival_at(
