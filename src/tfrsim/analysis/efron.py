@@ -1,10 +1,12 @@
 """Cox partial likelihood with Efron ties, vectorised over tied event times.
 
-lifelines fits the same model; this implementation exists for large cohorts (10^5 -
-10^6 patients on a visit grid, i.e. few distinct times and heavy ties), where it is
-several times faster, and for the Grambsch–Therneau proportional-hazards test, whose
-lifelines implementation grows quadratically with the number of patients. Both give
-lifelines' numbers (checked in the tests to 1e-6).
+lifelines fits the same model; this implementation exists for speed at every size:
+large cohorts (10^5 - 10^6 patients on a visit grid, i.e. few distinct times and
+heavy ties), where it is several times faster, small ones, where lifelines' per-fit
+pandas work (~30 ms at 200 patients, measured 2 December 2026) dominated sweeps of
+many small trials (it takes ~2 ms), and the Grambsch–Therneau proportional-hazards
+test, whose lifelines implementation grows quadratically with the number of
+patients. Both give lifelines' numbers (checked in the tests to 1e-6).
 
 Notation: rows sorted by time; ``R`` sums over the risk set of a distinct event time,
 ``D`` over the events tied at it, ``m`` their number. Efron's approximation replaces
