@@ -193,15 +193,18 @@ def _z(alpha: float) -> float:
 
 
 def _empty_ph() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "covariate": pd.Series(dtype=object),
-            "statistic": pd.Series(dtype=float),
-            "df": pd.Series(dtype=float),
-            "p": pd.Series(dtype=float),
-            "log10_p": pd.Series(dtype=float),
-        }
-    )
+    return _EMPTY_PH.copy()
+
+
+_EMPTY_PH = pd.DataFrame(
+    {
+        "covariate": pd.Series(dtype=object),
+        "statistic": pd.Series(dtype=float),
+        "df": pd.Series(dtype=float),
+        "p": pd.Series(dtype=float),
+        "log10_p": pd.Series(dtype=float),
+    }
+)
 
 
 def _nan_table(terms: tuple[str, ...]) -> pd.DataFrame:
@@ -262,22 +265,26 @@ def _table(
 ) -> pd.DataFrame:
     """Coefficient table of the fitted terms ``names``, reindexed to every term."""
     z = float(norm_ppf(1 - alpha / 2))
-    fitted = pd.DataFrame(
-        {
-            "coef": coef,
-            "se": se,
-            "hr": np.exp(coef),
-            "lower": np.exp(coef - z * se),
-            "upper": np.exp(coef + z * se),
-            # Wald test, as lifelines: chi-squared on 1 df of (coef / se)^2.
-            "p": 2 * norm_sf(np.abs(coef / se)),
-            "log10_p": log10_p_normal(coef / se),
-        },
-        index=pd.Index(names, dtype=str),
-    )
-    table = fitted.reindex(list(terms))
-    table.index.name = "covariate"
-    return table.reset_index()[list(TABLE_COLUMNS)].astype({c: float for c in TABLE_COLUMNS[1:]})
+    fitted = {
+        "coef": coef,
+        "se": se,
+        "hr": np.exp(coef),
+        "lower": np.exp(coef - z * se),
+        "upper": np.exp(coef + z * se),
+        # Wald test, as lifelines: chi-squared on 1 df of (coef / se)^2.
+        "p": 2 * norm_sf(np.abs(coef / se)),
+        "log10_p": log10_p_normal(coef / se),
+    }
+    # Reindexed to every term (NaN for the dropped ones) with numpy, not pandas.
+    position = {name: i for i, name in enumerate(names)}
+    rows = np.array([position.get(term, -1) for term in terms], dtype=np.intp)
+    found = rows >= 0
+    table: dict[str, np.ndarray] = {"covariate": np.array(list(terms), dtype=object)}
+    for column in TABLE_COLUMNS[1:]:
+        values = np.full(len(terms), np.nan)
+        values[found] = np.asarray(fitted[column], dtype=float)[rows[found]]
+        table[column] = values
+    return pd.DataFrame(table)
 
 
 def _ph_test(
