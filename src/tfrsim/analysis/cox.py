@@ -265,16 +265,18 @@ def _table(
 ) -> pd.DataFrame:
     """Coefficient table of the fitted terms ``names``, reindexed to every term."""
     z = float(norm_ppf(1 - alpha / 2))
-    fitted = {
-        "coef": coef,
-        "se": se,
-        "hr": np.exp(coef),
-        "lower": np.exp(coef - z * se),
-        "upper": np.exp(coef + z * se),
-        # Wald test, as lifelines: chi-squared on 1 df of (coef / se)^2.
-        "p": 2 * norm_sf(np.abs(coef / se)),
-        "log10_p": log10_p_normal(coef / se),
-    }
+    # A fit drifting to separation overflows here; its table is then replaced by NaN.
+    with np.errstate(over="ignore"):
+        fitted = {
+            "coef": coef,
+            "se": se,
+            "hr": np.exp(coef),
+            "lower": np.exp(coef - z * se),
+            "upper": np.exp(coef + z * se),
+            # Wald test, as lifelines: chi-squared on 1 df of (coef / se)^2.
+            "p": 2 * norm_sf(np.abs(coef / se)),
+            "log10_p": log10_p_normal(coef / se),
+        }
     # Reindexed to every term (NaN for the dropped ones) with numpy, not pandas.
     position = {name: i for i, name in enumerate(names)}
     rows = np.array([position.get(term, -1) for term in terms], dtype=np.intp)
