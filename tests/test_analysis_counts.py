@@ -22,7 +22,14 @@ from scipy import stats
 from tfrsim.analysis import logrank_by_group, survival_at
 from tfrsim.analysis.km import _counts, km_table
 from tfrsim.analysis.logrank import multivariate_logrank
-from tfrsim.analysis.pvalues import chi2_sf, log10_p_chi2, log10_p_normal, norm_ppf, norm_sf
+from tfrsim.analysis.pvalues import (
+    chi2_sf,
+    log10_p_chi2,
+    log10_p_normal,
+    norm_ppf,
+    norm_sf,
+    t_ppf,
+)
 from tfrsim.cohort.params import SOKAL_GROUPS
 
 
@@ -178,14 +185,16 @@ def test_survival_at_equals_lifelines() -> None:
 
 
 def test_p_value_functions_equal_scipy_stats() -> None:
-    """norm_ppf, norm_sf, chi2_sf and the log10 p-values equal scipy.stats' results
+    """norm_ppf, norm_sf, t_ppf, chi2_sf and the log10 p-values equal scipy.stats' results
     exactly, including the edges (0, 1, infinity, NaN, negative chi-squared).
 
-    Catches: a tail taken on the wrong side, chi2 arguments swapped (df, x), a
+    Catches: a tail taken on the wrong side, chi2 or t arguments swapped (df, x), a
     negative statistic giving NaN instead of scipy's 1.
     """
     q = np.array([0.0, 1e-300, 0.025, 0.5, 0.975, 1.0, np.nan])
     np.testing.assert_array_equal(norm_ppf(q), stats.norm.ppf(q))
+    for df in (1, 2, 39, 1e3, np.inf):
+        np.testing.assert_array_equal(t_ppf(q, df), stats.t.ppf(q, df))
     z = np.array([-np.inf, -40.0, -1.96, 0.0, 1e-9, 1.96, 40.0, np.inf, np.nan])
     np.testing.assert_array_equal(norm_sf(z), stats.norm.sf(z))
     x = np.array([-1.0, 0.0, 1e-300, 0.5, 3.84, 50.0, 1e3, np.inf, np.nan])
@@ -202,13 +211,14 @@ def test_p_value_functions_equal_scipy_stats() -> None:
 
 
 def test_a_default_run_imports_neither_lifelines_nor_scipy_stats() -> None:
-    """A default study (every default analysis) runs without importing lifelines or
-    scipy.stats; importing them costs ~0.4-0.9 s of every run (benchmarks/README.md).
+    """A default study (every default analysis) runs, and the command line, ensemble
+    and sweep modules load, without importing lifelines or scipy.stats; importing them
+    costs ~0.4-0.9 s of every run and of every sweep process (benchmarks/README.md).
 
     Catches: a module-level or lazy import of either coming back into the run.
     """
     code = (
-        "import sys, tfrsim\n"
+        "import sys, tfrsim, tfrsim.cli, tfrsim.ensemble, tfrsim.sweep.experiments\n"
         "p = tfrsim.load_params(['cohort.n_patients=500'])\n"
         "tfrsim.run_study(p, keep_visits=0)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lifelines'"

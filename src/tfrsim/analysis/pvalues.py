@@ -6,18 +6,19 @@ but itself returns -inf beyond about ``p = 1e-308`` for df > 1, so the far tail 
 computed here from the continued fraction of the upper incomplete gamma function.
 p-values are carried as ``log10 p`` and only formatted at the end.
 
-The normal and chi-squared functions of the analyses (:func:`norm_ppf`,
-:func:`norm_sf`, :func:`chi2_sf`) call the ``scipy.special`` functions that
-``scipy.stats.norm`` and ``scipy.stats.chi2`` call (the same numbers, checked in the
+The normal, t and chi-squared functions of the analyses (:func:`norm_ppf`,
+:func:`norm_sf`, :func:`t_ppf`, :func:`chi2_sf`) call the ``scipy.special`` functions that
+``scipy.stats.norm``, ``t`` and ``chi2`` call (the same numbers, checked in the
 tests), because importing ``scipy.stats`` costs 0.35-0.5 s, ~7 % of a default run at
-10^6 patients (measured 2 December 2026), and nothing else in a run needs it.
+10^6 patients and paid again by every process of a sweep (measured 2 December 2026),
+and nothing else in a run needs it.
 """
 
 import math
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.special import chdtrc, gammaln, log_ndtr, ndtr, ndtri
+from scipy.special import chdtrc, gammaln, log_ndtr, ndtr, ndtri, stdtrit
 
 #: Below this p-value the formatter prints a bound ("p < 1e-300"). ASSUMPTION: 1e-300
 #: is near the smallest normal double (2.2e-308), the point where printing a float p
@@ -65,6 +66,14 @@ def norm_ppf(q: ArrayLike) -> NDArray[np.float64]:
 def norm_sf(x: ArrayLike) -> NDArray[np.float64]:
     """Standard normal upper tail ``P(Z > x)``, ``scipy.stats.norm.sf``."""
     return np.asarray(ndtr(-np.asarray(x, dtype=float)), dtype=float)
+
+
+def t_ppf(q: ArrayLike, df: ArrayLike) -> NDArray[np.float64]:
+    """Student t quantile, ``scipy.stats.t.ppf`` (``scipy.special.stdtrit``; at
+    ``q`` = 0 and 1 the ends of the support, as scipy.stats)."""
+    p = np.asarray(q, dtype=float)
+    inner = stdtrit(np.asarray(df, dtype=float), p)
+    return np.asarray(np.where(p == 0.0, -np.inf, np.where(p == 1.0, np.inf, inner)))
 
 
 def chi2_sf(statistic: ArrayLike, df: ArrayLike) -> float | NDArray[np.float64]:
