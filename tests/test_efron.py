@@ -11,7 +11,6 @@ from lifelines.statistics import proportional_hazard_test
 
 from tfrsim import load_params, simulate_patients
 from tfrsim.analysis import fit_cox
-from tfrsim.analysis.cox import EFRON_MIN_ROWS
 from tfrsim.analysis.efron import LOOP_MAX_TIMES, fit_efron, schoenfeld_ph_test
 
 SEEDS = [1, 2, 3]
@@ -81,32 +80,91 @@ def test_separation_is_reported_not_converged() -> None:
     assert not fit_efron(x, t, e, max_iter=30).converged
 
 
-def test_fit_cox_fast_path_matches_lifelines_path() -> None:
-    params = load_params([f"cohort.n_patients={EFRON_MIN_ROWS}"])
+def _lifelines_fit_cox(patients: pd.DataFrame, covariates: list[str]) -> CoxPHFitter:
+    """lifelines on fit_cox's design (Sokal indicators vs low), its strict tolerance."""
+    x = pd.DataFrame(
+        {
+            "sokal_intermediate": (patients["sokal_group"] == "intermediate").to_numpy(float),
+            "sokal_high": (patients["sokal_group"] == "high").to_numpy(float),
+            **{c: patients[c].to_numpy(float) for c in covariates},
+        }
+    )
+    x = x.assign(T=patients["duration_months"].to_numpy(), E=patients["event"].to_numpy(float))
+    return CoxPHFitter().fit(x, "T", "E", fit_options={"precision": 1e-12, "r_precision": 1e-14})
+
+
+@pytest.mark.parametrize("n", [40, 200, 800])
+def test_fit_cox_small_cohorts_equal_lifelines(n: int) -> None:
+    """fit_cox fits every size by the vectorised Efron path (lifelines only as the
+    fallback); on the power preset's small visit-grid cohorts (heavy ties, 4 terms) its
+    table equals lifelines' CoxPHFitter to 1e-6.
+
+    Catches: the fast path wrong on small or heavily tied data (few distinct times,
+    tied events), a covariate column mapped to the wrong name, a Wald p-value, CI or
+    SE computed differently from lifelines'.
+    """
+    params = load_params(["experiment=power", f"cohort.n_patients={n}", "seed=3"])
+    patients = simulate_patients(params)
+    covariates = ["tki_years", "dmr_years", "prior_ifn"]
+    result = fit_cox(patients, replace(params.analysis, ph_test=False))
+    assert result.converged, result.message
+    assert result.message == ""
+    fitter = _lifelines_fit_cox(patients, covariates)
+    table = result.table.set_index("covariate")
+    names = ["sokal_intermediate", "sokal_high", *covariates]
+    np.testing.assert_allclose(table.loc[names, "coef"], fitter.params_[names], atol=1e-6)
+    np.testing.assert_allclose(table.loc[names, "se"], fitter.standard_errors_[names], rtol=1e-6)
+    np.testing.assert_allclose(table.loc[names, "p"], fitter.summary.loc[names, "p"], rtol=1e-5)
+    assert result.fit_statistics is not None
+    assert result.fit_statistics.loglik == pytest.approx(fitter.log_likelihood_, abs=1e-6)
+
+
+def test_fit_cox_falls_back_to_lifelines_when_efron_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the Efron fit does not converge, fit_cox fits the model with lifelines
+    instead (same table to 1e-6) rather than reporting a failure.
+
+    Catches: a fallback that is never reached, or that reports the failed fast fit.
+    """
+    import tfrsim.analysis.cox as cox_module
+    from tfrsim.analysis.efron import EfronFit
+
+    params = load_params(["cohort.n_patients=300", "seed=5"])
     patients = simulate_patients(params)
     fast = fit_cox(patients, params.analysis)
-    # Just below the threshold lifelines fits the same rows (minus one patient).
-    slow = fit_cox(patients.iloc[:-1], params.analysis)
+
+    def not_converged(x: np.ndarray, *args: object, **kwargs: object) -> EfronFit:
+        p = x.shape[1]
+        return EfronFit(np.zeros(p), np.full((p, p), np.nan), np.nan, 50, False)
+
+    monkeypatch.setattr(cox_module, "fit_efron", not_converged)
+    fallback = fit_cox(patients, params.analysis)
     assert fast.converged
-    assert slow.converged
-    reference = fit_cox(patients.iloc[:-1], replace(params.analysis, ph_test=False))
-    assert reference.ph_test.empty
-    one_less = fit_efron(
-        np.column_stack(
-            [
-                (patients["sokal_group"].iloc[:-1] == g).to_numpy(float)
-                for g in ("intermediate", "high")
-            ]
-            + [patients["tki_years"].iloc[:-1].to_numpy()]
-        ),
-        patients["duration_months"].iloc[:-1].to_numpy(),
-        patients["event"].iloc[:-1].to_numpy(),
-    )
-    np.testing.assert_allclose(one_less.coef, slow.table["coef"].to_numpy(), atol=1e-6)
-    assert list(fast.table.columns) == list(slow.table.columns)
-    assert list(fast.ph_test["covariate"]) == list(slow.ph_test["covariate"])
-    # One patient fewer moves the estimates by far less than their standard errors.
-    assert np.all(np.abs(fast.table["coef"] - slow.table["coef"]) < 0.05 * fast.table["se"])
+    assert fallback.converged, fallback.message
+    np.testing.assert_allclose(fallback.table["coef"], fast.table["coef"], atol=1e-6)
+    np.testing.assert_allclose(fallback.table["se"], fast.table["se"], rtol=1e-6)
+    pd.testing.assert_frame_equal(fallback.ph_test, fast.ph_test, rtol=1e-5)
+
+
+def test_fit_cox_separation_keeps_lifelines_failure_report() -> None:
+    """Complete separation in a small cohort (every relapser has prior interferon, no
+    censored patient has): the Efron fit does not converge, lifelines is tried and
+    fails too, and fit_cox reports converged=False with a NaN table and lifelines'
+    convergence warning in the message, as when lifelines fitted every small cohort.
+
+    Catches: a drifting fast fit (coefficients at the iteration cap) reported as
+    converged, or a failure reported without lifelines' diagnostics.
+    """
+    params = load_params(["experiment=power", "cohort.n_patients=60", "seed=2"])
+    patients = simulate_patients(params).assign(prior_ifn=lambda d: d["event"].astype(float))
+    result = fit_cox(patients, params.analysis)
+    assert not result.converged
+    assert result.message.startswith("Cox fit did not converge")
+    assert len(result.message) > len("Cox fit did not converge")  # lifelines' warning text
+    assert result.table[["coef", "se", "hr", "lower", "upper", "p"]].isna().all().all()
+    assert result.ph_test.empty
+    assert result.fit_statistics is None
 
 
 def test_ph_test_does_not_depend_on_row_order() -> None:

@@ -48,6 +48,10 @@ for (ct in c("log", "log-log", "plain")) {
 }
 sd <- survdiff(S ~ sokal, data = d)
 wr(data.frame(chisq = sd$chisq), "logrank.csv")
+two <- d$sokal != "intermediate"
+sd2 <- survdiff(Surv(duration_months, event) ~ sokal, data = d[two, ])
+no_high <- survdiff(Surv(duration_months, event & sokal != "high") ~ sokal, data = d)
+wr(data.frame(chisq = c(sd2$chisq, no_high$chisq)), "logrank_more.csv")
 fit <- coxph(S ~ sokal + age + depth, data = d, ties = "efron",
              control = coxph.control(eps = 1e-12, iter.max = 100))
 wr(data.frame(coef = unname(coef(fit)), loglik0 = fit$loglik[1], loglik = fit$loglik[2],
@@ -160,6 +164,25 @@ def test_logrank_equals_survdiff(reference: tuple[pd.DataFrame, Path]) -> None:
     r = pd.read_csv(folder / "logrank.csv")
     result = logrank_by_group(data)
     assert result.statistic == pytest.approx(r["chisq"].iloc[0], rel=TOL)
+
+
+def test_logrank_two_groups_and_a_group_without_events_equal_survdiff(
+    reference: tuple[pd.DataFrame, Path],
+) -> None:
+    """The numpy log-rank test (logrank_by_group) equals R's survdiff on two groups
+    (low, high) and on three groups of which one (high) has no events, on the
+    3-monthly grid (heavy ties).
+
+    Catches: a wrong 1-df statistic, a group without events dropped or mishandled in
+    the covariance (it has patients at risk, hence expected events).
+    """
+    data, folder = reference
+    r = pd.read_csv(folder / "logrank_more.csv")["chisq"].to_numpy()
+    two = logrank_by_group(data[data["sokal_group"] != "intermediate"])
+    no_high = logrank_by_group(data.assign(event=data["event"] & (data["sokal_group"] != "high")))
+    assert (two.df, no_high.df) == (1, 2)
+    assert two.statistic == pytest.approx(r[0], rel=TOL)
+    assert no_high.statistic == pytest.approx(r[1], rel=TOL)
 
 
 def test_cox_and_fit_statistics_equal_coxph(reference: tuple[pd.DataFrame, Path]) -> None:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm.auto import tqdm
 
 from tfrsim.analysis.estimands import ESTIMAND_COLUMNS
+from tfrsim.analysis.pvalues import t_ppf
 from tfrsim.execution import run_study
 from tfrsim.study import StudyParams
 
@@ -91,7 +91,7 @@ class EnsembleResult:
 
 def _t_half_width(sd: np.ndarray, n: np.ndarray, level: float) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        q = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+        q = t_ppf(0.5 + level / 2, np.maximum(n - 1, 1))
         return np.where(n > 1, q * sd / np.sqrt(n), np.nan)
 
 
@@ -211,7 +211,7 @@ def compare(
         # Welch-Satterthwaite degrees of freedom for equal arm sizes.
         with np.errstate(invalid="ignore", divide="ignore"):
             df = (var_a + var_b) ** 2 * (n - 1) / (var_a**2 + var_b**2) if n > 1 else np.nan
-            half_u = float(stats.t.ppf(0.5 + level / 2, df) * se_u) if n > 1 else np.nan
+            half_u = float(t_ppf(0.5 + level / 2, df) * se_u) if n > 1 else np.nan
             corr = float(np.corrcoef(va, vb)[0, 1]) if n > 2 else np.nan
         rows.append(
             {

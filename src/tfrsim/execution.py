@@ -260,9 +260,16 @@ def thread_limits(threads: int) -> Iterator[None]:
 
 
 def _iter_blocks(
-    params: StudyParams, *, keep_visits: int | None, progress: bool
+    params: StudyParams,
+    *,
+    keep_visits: int | None,
+    progress: bool,
+    on_block: Callable[[Simulation], None] | None = None,
 ) -> Iterator[list[Simulation]]:
-    """The blocks of each chunk, simulated by :func:`simulation_threads` threads."""
+    """The blocks of each chunk, simulated by :func:`simulation_threads` threads.
+
+    ``on_block`` is called in the calling thread with each block, in order, as soon as
+    it is done (while the threads simulate the next ones)."""
     chunks = chunk_blocks(params)
     n_blocks = sum(len(chunk) for chunk in chunks)
     threads = min(simulation_threads(params), n_blocks)
@@ -285,6 +292,8 @@ def _iter_blocks(
             # map() returns the blocks in order, whichever thread finished first.
             for sim in pool.map(one, chunk) if threads > 1 else map(one, chunk):
                 sims.append(sim)
+                if on_block is not None:
+                    on_block(sim)
                 bar.update(len(sim.patients))
             yield sims
 
@@ -343,9 +352,31 @@ def simulate(
     -------
     Simulation
     """
-    # One concatenation of every block (not of chunks of blocks): the table is copied once.
-    blocks_ = _iter_blocks(params, keep_visits=keep_visits, progress=progress)
-    return _concat([sim for sims in blocks_ for sim in sims])
+    # Each block's patients are copied into the study's columns as soon as it is done,
+    # while the threads simulate the next blocks: concatenating all blocks at the end
+    # was ~0.35 s of serial work at 10^6 patients (2 December 2026). The same table as
+    # pd.concat of the blocks (PatientColumns); should a block not fit the columns
+    # (a dtype differing between blocks), the blocks are concatenated instead.
+    several = sum(len(chunk) for chunk in chunk_blocks(params)) > 1
+    columns: PatientColumns | None = PatientColumns(params.cohort.n_patients) if several else None
+
+    def fill(sim: Simulation) -> None:
+        nonlocal columns
+        if columns is not None:
+            try:
+                columns.add(sim.patients)
+            except ValueError:
+                columns = None
+
+    blocks_ = _iter_blocks(params, keep_visits=keep_visits, progress=progress, on_block=fill)
+    sims = [sim for sims in blocks_ for sim in sims]
+    if columns is None:
+        return _concat(sims)
+    return Simulation(
+        patients=columns.frame(),
+        visits=pd.concat([s.visits for s in sims], ignore_index=True),
+        seconds={k: sum(s.seconds.get(k, 0.0) for s in sims) for k in STAGES},
+    )
 
 
 def simulate_patients(params: StudyParams, *, progress: bool = False) -> pd.DataFrame:

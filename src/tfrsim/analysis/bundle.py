@@ -10,7 +10,7 @@ from tfrsim.analysis.estimands import estimand_frame
 from tfrsim.analysis.km import KMResult
 from tfrsim.analysis.logrank import LogRankResult
 from tfrsim.analysis.params import AnalysisParams
-from tfrsim.analysis.registry import AnalysisOutput, get_analysis
+from tfrsim.analysis.registry import Analysis, AnalysisOutput, get_analysis
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,17 @@ def analyse(data: pd.DataFrame, params: AnalysisParams, *, threads: int = 1) -> 
         raised. Outputs in the order of ``params.methods`` whatever ``threads``.
     """
     analyses = [get_analysis(name) for name in params.methods]
+
+    def run(a: Analysis) -> AnalysisOutput:
+        return a.run(data, params, threads=threads) if a.threaded else a.run(data, params)
+
     if threads <= 1 or len(analyses) < 2:
-        return AnalysisResult({a.name: a.run(data, params) for a in analyses})
+        return AnalysisResult({a.name: run(a) for a in analyses})
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(threads, len(analyses))) as pool:
         started = {
-            a.name: pool.submit(a.run, data, params)
+            a.name: pool.submit(run, a)
             for a in sorted(analyses, key=lambda a: -a.cost)  # stable: ties keep order
         }
         return AnalysisResult({a.name: started[a.name].result() for a in analyses})

@@ -298,9 +298,9 @@ def concordance_index(
     dfbeta = ((conc_i - disc_i) - (conc_i + disc_i + tied_i) * somers) / (2.0 * pairs)
     c_index = (somers + 1.0) / 2.0
     se = float(np.sqrt(np.sum(dfbeta**2)))
-    from scipy.stats import norm  # lazy: fast config translation
+    from tfrsim.analysis.pvalues import norm_ppf
 
-    z = float(norm.ppf(1.0 - alpha / 2.0))
+    z = float(norm_ppf(1.0 - alpha / 2.0))
     return ConcordanceResult(
         concordance=c_index,
         se=se,

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 
 from tfrsim.analysis.concordance import ConcordanceResult, concordance_index
 from tfrsim.analysis.efron import _efron_terms, _Ties, prepare
-from tfrsim.analysis.pvalues import log10_p_chi2
+from tfrsim.analysis.pvalues import chi2_sf, log10_p_chi2
 from tfrsim.jsonsafe import json_safe
 
 
@@ -153,14 +153,12 @@ def cox_fit_statistics(
         null = cox_loglik(t, e, xm, np.zeros_like(beta), ties=ties)
     lr = 2.0 * (loglik - null)
     p = int(beta.size)
-    from scipy.stats import chi2  # here, not at import: fast config translation
-
     return CoxFitStatistics(
         loglik=loglik,
         loglik_null=null,
         lr_statistic=lr,
         df=p,
-        p=float(chi2.sf(lr, p)),
+        p=float(chi2_sf(lr, p)),
         log10_p=float(log10_p_chi2(lr, p)),
         aic=-2.0 * loglik + 2.0 * p,
         concordance=concordance_index(t, e, xm @ beta),

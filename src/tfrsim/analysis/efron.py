@@ -1,10 +1,12 @@
 """Cox partial likelihood with Efron ties, vectorised over tied event times.
 
-lifelines fits the same model; this implementation exists for large cohorts (10^5 -
-10^6 patients on a visit grid, i.e. few distinct times and heavy ties), where it is
-several times faster, and for the Grambsch–Therneau proportional-hazards test, whose
-lifelines implementation grows quadratically with the number of patients. Both give
-lifelines' numbers (checked in the tests to 1e-6).
+lifelines fits the same model; this implementation exists for speed at every size:
+large cohorts (10^5 - 10^6 patients on a visit grid, i.e. few distinct times and
+heavy ties), where it is several times faster, small ones, where lifelines' per-fit
+pandas work (~30 ms at 200 patients, measured 2 December 2026) dominated sweeps of
+many small trials (it takes ~2 ms), and the Grambsch–Therneau proportional-hazards
+test, whose lifelines implementation grows quadratically with the number of
+patients. Both give lifelines' numbers (checked in the tests to 1e-6).
 
 Notation: rows sorted by time; ``R`` sums over the risk set of a distinct event time,
 ``D`` over the events tied at it, ``m`` their number. Efron's approximation replaces
@@ -78,8 +80,17 @@ class _Ties:
 
 
 def sort_order(durations: Array, events: NDArray[np.bool_]) -> NDArray[np.intp]:
-    """Stable order by (duration, event): the row order lifelines fits in."""
-    return np.lexsort((events, durations))
+    """Stable order by (duration, event): the row order lifelines fits in.
+
+    ``np.lexsort((events, durations))``; with few distinct durations (a visit grid)
+    the same permutation from a stable radix sort of small integer keys (at 10^6 rows
+    on the visit grid: 44 -> 25 ms).
+    """
+    times, inverse = np.unique(durations, return_inverse=True)
+    if 2 * times.size > np.iinfo(np.uint16).max:
+        return np.lexsort((events, durations))
+    key = (inverse.reshape(-1) * 2 + np.asarray(events, dtype=bool)).astype(np.uint16)
+    return np.argsort(key, kind="stable")
 
 
 def prepare(x: Array, durations: Array, events: NDArray[np.bool_]) -> _Ties:
@@ -325,6 +336,6 @@ def schoenfeld_ph_test(
     ranks = np.repeat(np.cumsum(m) - (m - 1) / 2.0, m).astype(float)
     g = ranks - ranks.mean()
     statistic = (g @ scaled) ** 2 / (d * np.diag(variance) * (g @ g))
-    from scipy.stats import chi2  # not at import: scipy.stats is slow to import
+    from tfrsim.analysis.pvalues import chi2_sf  # scipy.stats' chi2.sf, without its import
 
-    return statistic, chi2.sf(statistic, 1)
+    return statistic, np.asarray(chi2_sf(statistic, 1), dtype=float)

@@ -1,4 +1,15 @@
-"""Kaplan–Meier estimates of molecular-relapse-free survival (MRFS)."""
+"""Kaplan–Meier estimates of molecular-relapse-free survival (MRFS).
+
+The curves are lifelines' ``KaplanMeierFitter`` numbers (product-limit estimate as
+``exp(cumsum(log(n - d) - log n))``, exponential Greenwood interval, lifelines'
+conventions at S = 1 and S = 0), computed here from the event counts on the
+distinct-time grid (:func:`km_table`) instead of by lifelines: its per-fit pandas
+work cost ~10 ms per curve whatever the size (17 ms on a loaded machine), 40 % of an
+``experiment=power`` sweep (cProfile of one job of 40 replicates x 200 patients,
+2 December 2026: 2.3 s of 5.8 s, four curves per replicate; numpy: ~0.3 ms per
+curve), and importing lifelines is start-up time for every run. The tests compare
+the tables with lifelines'.
+"""
 
 import logging
 from dataclasses import dataclass
@@ -101,6 +112,95 @@ def _check_months(months: tuple[float, ...], argument: str) -> np.ndarray:
     return values
 
 
+def _counts(
+    durations: np.ndarray, events: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct times, (weighted) rows leaving and events at each."""
+    times, inverse = np.unique(np.asarray(durations, dtype=float), return_inverse=True)
+    inverse = inverse.reshape(-1)
+    w = np.ones(inverse.size) if weights is None else np.asarray(weights, dtype=float)
+    e = np.asarray(events, dtype=bool).reshape(-1)
+    removed = np.bincount(inverse, weights=w, minlength=times.size)
+    observed = np.bincount(inverse[e], weights=w[e], minlength=times.size)
+    return times, removed, observed
+
+
+def km_table(
+    times: np.ndarray, removed: np.ndarray, observed: np.ndarray, alpha: float = 0.05
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """lifelines' Kaplan–Meier table from the counts at each distinct time.
+
+    Parameters
+    ----------
+    times : float array, (K,)
+        Distinct durations (months), ascending, all >= 0.
+    removed, observed : float arrays, (K,)
+        Patients (or weights) leaving, and events, at each time.
+    alpha : float, default 0.05
+        1 - confidence level.
+
+    Returns
+    -------
+    month, survival, lower, upper : float arrays
+        lifelines' ``survival_function_`` and exponential-Greenwood
+        ``confidence_interval_`` on its timeline: month 0 (the entry of every patient)
+        and each distinct time. As lifelines: the variance term of a time where every
+        patient at risk relapses is 0 (not infinite), so the limits are 0 once the
+        curve is 0, and 1 where the curve is 1.
+    """
+    from tfrsim.analysis.pvalues import norm_ppf
+
+    if times.size == 0 or times[0] > 0.0:  # lifelines' timeline starts at entry (0)
+        times = np.r_[0.0, times]
+        removed, observed = np.r_[0.0, removed], np.r_[0.0, observed]
+    at_risk = removed.sum() - np.r_[0.0, np.cumsum(removed)[:-1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_survival = np.cumsum(np.log(at_risk - observed) - np.log(at_risk))
+        term = observed / (at_risk * (at_risk - observed))
+        variance = np.cumsum(np.where(np.isinf(term), 0.0, term))
+        survival = np.exp(log_survival)
+        v = np.log(survival)
+        half = norm_ppf(1 - alpha / 2) * np.sqrt(variance) / v
+        lower = np.exp(-np.exp(np.log(-v) - half))
+        upper = np.exp(-np.exp(np.log(-v) + half))
+    # lifelines' ``fillna(1.0)``: 0/0 where the curve is 1 (no variance yet).
+    lower, upper = np.where(np.isnan(lower), 1.0, lower), np.where(np.isnan(upper), 1.0, upper)
+    return times, survival, lower, upper
+
+
+def _curve_arrays(
+    durations: np.ndarray,
+    events: np.ndarray,
+    alpha: float,
+    ci_transform: CITransform = "log-log",
+    collapsed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kaplan–Meier step table for one group, starting at (0, 1): month, survival,
+    lower, upper.
+
+    ``ci_transform`` other than lifelines' ``"log-log"`` replaces the limits by R's
+    (:func:`tfrsim.analysis.survfit.km_estimate`). ``collapsed``: the group's
+    :func:`~tfrsim.analysis.columns.collapse` rows with their counts (the same event
+    table as one row per patient, far fewer rows).
+    """
+    counts = _counts(durations, events) if collapsed is None else _counts(*collapsed)
+    month, survival, lower, upper = km_table(*counts, alpha=alpha)
+    if ci_transform != "log-log":
+        if ci_transform not in CI_TRANSFORMS:
+            raise ValueError(
+                f"ci_transform must be one of {list(CI_TRANSFORMS)}, got {ci_transform!r}"
+            )
+        limits = km_estimate(durations, events, alpha=alpha, ci_transform=ci_transform)
+        values = limits.at(month)
+        lower, upper = values["lower"].to_numpy(), values["upper"].to_numpy()
+    # A relapse recorded at month 0 makes the table start below 1; it must still
+    # start at (0, 1) so a step plot shows the drop at 0.
+    if month[0] != 0.0 or survival[0] != 1.0:
+        month, survival = np.r_[0.0, month], np.r_[1.0, survival]
+        lower, upper = np.r_[1.0, lower], np.r_[1.0, upper]
+    return month, survival, lower, upper
+
+
 def _curve(
     durations: np.ndarray,
     events: np.ndarray,
@@ -108,59 +208,21 @@ def _curve(
     ci_transform: CITransform = "log-log",
     collapsed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Kaplan–Meier step table for one group, starting at (0, 1).
-
-    ``ci_transform`` other than lifelines' ``"log-log"`` replaces the limits by R's
-    (:func:`tfrsim.analysis.survfit.km_estimate`). ``collapsed``: the group's
-    :func:`~tfrsim.analysis.columns.collapse` rows, fitted with their counts as
-    weights (the same event table as one row per patient, far fewer rows).
-    """
-    from lifelines import KaplanMeierFitter  # here, not at import: fast `tfrsim --help`
-
-    if collapsed is None:
-        kmf = KaplanMeierFitter(alpha=alpha).fit(durations, event_observed=events)
-    else:
-        times, flags, counts = collapsed
-        kmf = KaplanMeierFitter(alpha=alpha).fit(times, event_observed=flags, weights=counts)
-    ci = kmf.confidence_interval_survival_function_
-    lower_col = next(c for c in ci.columns if "lower" in str(c))
-    upper_col = next(c for c in ci.columns if "upper" in str(c))
-    table = pd.DataFrame(
-        {
-            "month": kmf.survival_function_.index.to_numpy(dtype=float),
-            "survival": kmf.survival_function_.iloc[:, 0].to_numpy(dtype=float),
-            "lower": ci[lower_col].to_numpy(dtype=float),
-            "upper": ci[upper_col].to_numpy(dtype=float),
-        }
-    )
-    if ci_transform != "log-log":
-        if ci_transform not in CI_TRANSFORMS:
-            raise ValueError(
-                f"ci_transform must be one of {list(CI_TRANSFORMS)}, got {ci_transform!r}"
-            )
-        limits = km_estimate(durations, events, alpha=alpha, ci_transform=ci_transform)
-        values = limits.at(table["month"].to_numpy())
-        table["lower"] = values["lower"].to_numpy()
-        table["upper"] = values["upper"].to_numpy()
-    # A relapse recorded at month 0 makes lifelines start below 1; the table must
-    # still start at (0, 1) so a step plot shows the drop at 0.
-    if table["month"].iloc[0] != 0.0 or table["survival"].iloc[0] != 1.0:
-        start = pd.DataFrame({"month": [0.0], "survival": [1.0], "lower": [1.0], "upper": [1.0]})
-        table = pd.concat([start, table], ignore_index=True)
-    return table
+    """:func:`_curve_arrays` as a table (columns month, survival, lower, upper)."""
+    arrays = _curve_arrays(durations, events, alpha, ci_transform, collapsed)
+    return pd.DataFrame(dict(zip(("month", "survival", "lower", "upper"), arrays, strict=True)))
 
 
-def _step_values(curve: pd.DataFrame, months: np.ndarray, last_duration: float) -> pd.DataFrame:
-    """Right-continuous step value of ``curve`` at ``months``."""
-    times = curve["month"].to_numpy()
-    idx = np.searchsorted(times, months, side="right") - 1
-    out = curve.iloc[idx][["survival", "lower", "upper"]].reset_index(drop=True)
-    out.insert(0, "month", months)
+def _step_values(
+    curve: tuple[np.ndarray, ...], months: np.ndarray, last_duration: float
+) -> tuple[np.ndarray, ...]:
+    """Right-continuous step values (survival, lower, upper) of ``curve`` at ``months``."""
+    idx = np.searchsorted(curve[0], months, side="right") - 1
+    survival = curve[1][idx]
     # Beyond the last follow-up the KM curve is undefined unless it already reached
     # 0, so report NaN rather than carrying the last value forward.
-    beyond = (months > last_duration) & (out["survival"].to_numpy() > 0)
-    out.loc[beyond, ["survival", "lower", "upper"]] = np.nan
-    return out
+    beyond = (months > last_duration) & (survival > 0)
+    return tuple(np.where(beyond, np.nan, values[idx]) for values in curve[1:])
 
 
 def fit_km(
@@ -192,43 +254,47 @@ def fit_km(
     durations, events = durations_events(data)
     transform: CITransform = ci_transform or params.ci_transform  # type: ignore[assignment]
 
-    curves, at_risk, stones = [], [], []
+    # Per table: the group label of each row and the columns' pieces, one per group.
+    curves: dict[str, list[np.ndarray]] = {c: [] for c in CURVE_COLUMNS}
+    stones: dict[str, list[np.ndarray]] = {c: [] for c in CURVE_COLUMNS}
+    at_risk: dict[str, list[np.ndarray]] = {c: [] for c in AT_RISK_COLUMNS}
     groups = list(iter_groups(data))
     rows = collapse(durations, events, [mask for _, mask in groups])
     for (group, mask), collapsed in zip(groups, rows, strict=True):
         times, flags, weights = collapsed
         d, e = (durations[mask], events[mask]) if transform != "log-log" else (times, flags)
-        curve = _curve(d, e, params.alpha, transform, collapsed)
-        curves.append(curve.assign(group=group))
-        stones.append(_step_values(curve, milestones, float(times.max())).assign(group=group))
+        curve = _curve_arrays(d, e, params.alpha, transform, collapsed)
+        values = (milestones, *_step_values(curve, milestones, float(times.max())))
         # Patients with duration >= month, from the distinct durations and their counts.
         counts = ((times[np.newaxis, :] >= risk_months[:, np.newaxis]) @ weights).astype(np.int64)
-        at_risk.append(pd.DataFrame({"group": group, "month": risk_months, "at_risk": counts}))
+        for table, columns in ((curves, curve), (stones, values), (at_risk, (risk_months, counts))):
+            table["group"].append(np.full(columns[0].size, group, dtype=object))
+            for name, column in zip(list(table)[1:], columns, strict=True):
+                table[name].append(np.asarray(column))
         logger.debug(
             "KM group %s: %d patients, %d events", group, int(weights.sum()), weights[flags].sum()
         )
 
     return KMResult(
-        curves=_stack(curves, CURVE_COLUMNS),
-        at_risk=_stack(at_risk, AT_RISK_COLUMNS).astype({"at_risk": "int64"}),
-        milestones=_stack(stones, CURVE_COLUMNS),
+        curves=_stack(curves),
+        at_risk=_stack(at_risk).astype({"at_risk": "int64"}),
+        milestones=_stack(stones),
         alpha=params.alpha,
         ci_transform=transform,
     )
 
 
-def _stack(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
-    if not frames:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=object if c == "group" else float) for c in columns}
-        )
-    return pd.concat(frames, ignore_index=True)[list(columns)]
+def _stack(pieces: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    """One table from each column's pieces (group labels as str objects)."""
+    if not pieces["group"]:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "group" else float) for c in pieces})
+    return pd.DataFrame({c: np.concatenate(parts) for c, parts in pieces.items()})
 
 
 def survival_at(
     durations: np.ndarray, events: np.ndarray, months: "list[float] | np.ndarray"
 ) -> np.ndarray:
-    """Kaplan–Meier survival of one sample at ``months`` (no CI; fast path).
+    """Kaplan–Meier survival of one sample at ``months`` (no CI; lifelines' numbers).
 
     Parameters
     ----------
@@ -248,11 +314,10 @@ def survival_at(
     numpy.ndarray
         Survival probabilities, shape ``(len(months),)``.
     """
-    from lifelines import KaplanMeierFitter
-
-    fitter = KaplanMeierFitter().fit(durations, event_observed=events)
-    values = fitter.survival_function_at_times(np.asarray(months, dtype=float))
-    return np.asarray(values, dtype=float)
+    grid, survival, _, _ = km_table(*_counts(durations, events))
+    # Right-continuous step value (lifelines' ``asof``); NaN before month 0.
+    idx = np.searchsorted(grid, np.asarray(months, dtype=float), side="right") - 1
+    return np.where(idx >= 0, survival[np.clip(idx, 0, None)], np.nan)
 
 
 register_analysis(Analysis("km", fit_km, columns=("sokal_group",)))

@@ -1,8 +1,17 @@
-"""Log-rank comparison of MRFS across Sokal groups."""
+"""Log-rank comparison of MRFS across Sokal groups.
+
+The multivariate log-rank test is computed here with numpy from the counts on the
+distinct-time grid (:func:`multivariate_logrank`), not by lifelines'
+``multivariate_logrank_test``: lifelines builds its survival tables with pandas and
+cost ~25 ms per test whatever the size (47 ms on a loaded machine), which made the
+log-rank test ~20 % of an ``experiment=power`` sweep (cProfile of one job of 40
+replicates x 200 patients, 2 December 2026: 1.0 s of 5.8 s; numpy: ~1 ms). The
+statistic is lifelines' (hence R ``survdiff``'s): the same observed - expected vector,
+hypergeometric covariance and generalised inverse; the tests compare it with both.
+"""
 
 import logging
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,12 +20,12 @@ import pandas as pd
 
 from tfrsim.analysis.columns import (
     check_survival_columns,
-    collapse,
     durations_events,
     iter_groups,
 )
 from tfrsim.analysis.estimands import estimand
-from tfrsim.analysis.registry import WARNINGS_LOCK, Analysis, register_analysis
+from tfrsim.analysis.pvalues import chi2_sf
+from tfrsim.analysis.registry import Analysis, register_analysis
 from tfrsim.jsonsafe import json_safe
 
 logger = logging.getLogger(__name__)
@@ -111,29 +120,88 @@ def logrank_by_group(data: pd.DataFrame) -> LogRankResult:
     if not events.any():
         return not_computed("log-rank test needs at least one event, found none")
 
-    # Each group's distinct (duration, event) rows weighted by their counts: the same
-    # survival tables as one row per patient. Groups in order of first appearance, as
-    # lifelines orders them from per-patient labels (the order of its matrices).
+    # Groups in order of first appearance, as lifelines orders them from per-patient
+    # labels (the last one is left out of the quadratic form, as in lifelines).
     groups.sort(key=lambda item: int(np.argmax(item[1])))
-    rows = collapse(durations, events, [mask for _, mask in groups])
-    labels = np.concatenate(
-        [np.full(r[0].size, g, dtype=object) for (g, _), r in zip(groups, rows, strict=True)]
-    )
-    times, flags, counts = (np.concatenate(parts) for parts in zip(*rows, strict=True))
-    from lifelines.statistics import multivariate_logrank_test  # not at import: fast CLI
-
+    codes = np.empty(durations.size, dtype=np.intp)
+    for k, (_, mask) in enumerate(groups):
+        codes[mask] = k
     try:
-        with WARNINGS_LOCK, warnings.catch_warnings():
-            # A degenerate variance gives 0/0 inside lifelines; it is reported below
-            # as a NaN statistic with a note instead of a RuntimeWarning.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            test = multivariate_logrank_test(times, labels, flags, weights=counts)
-    except Exception as exc:  # lifelines raises assorted errors on degenerate data
+        statistic, degrees = multivariate_logrank(durations, codes, events, n_groups=n_groups)
+    except np.linalg.LinAlgError as exc:  # the pseudo-inverse's SVD did not converge
         return not_computed(f"log-rank test failed: {type(exc).__name__}: {exc}")
-    statistic, p = float(test.test_statistic), float(test.p_value)
     if not math.isfinite(statistic):
         return not_computed(f"log-rank statistic is not finite ({statistic})")
-    return LogRankResult(statistic, p, int(test.degrees_of_freedom), n_groups)
+    return LogRankResult(statistic, float(chi2_sf(statistic, degrees)), degrees, n_groups)
+
+
+def multivariate_logrank(
+    durations: np.ndarray,
+    groups: np.ndarray,
+    events: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    n_groups: int | None = None,
+) -> tuple[float, int]:
+    """Multivariate log-rank statistic from the counts on the distinct-time grid.
+
+    At each distinct time ``t`` with ``n_j`` at risk and ``d_j`` events in group ``j``
+    (``n``, ``d`` in all), the expected events are ``n_j d / n`` and the hypergeometric
+    covariance is ``d (n - d) / (n - 1) (n_j / n) (delta_jl - n_l / n)``; the statistic
+    is ``z' V^+ z`` over the first ``k - 1`` groups, ``z`` the observed minus expected
+    events summed over times and ``V^+`` the pseudo-inverse (lifelines'
+    ``multivariate_logrank_test``; R's ``survdiff`` on unweighted data).
+
+    Parameters
+    ----------
+    durations : float array, (n,)
+        Months to relapse or censoring.
+    groups : int array, (n,)
+        Group code of each row, ``0 .. n_groups - 1``; the last group is the one left
+        out of the quadratic form.
+    events : bool array, (n,)
+        Relapse observed.
+    weights : float array, (n,), optional
+        Case weights (e.g. how many patients a row stands for); default 1.
+    n_groups : int, optional
+        Number of groups (default ``groups.max() + 1``).
+
+    Returns
+    -------
+    statistic : float
+        Chi-squared statistic (0 when no group differs from its expectation).
+    df : int
+        ``n_groups - 1``.
+    """
+    t = np.asarray(durations, dtype=float).reshape(-1)
+    g = np.asarray(groups, dtype=np.intp).reshape(-1)
+    e = np.asarray(events, dtype=bool).reshape(-1)
+    w = np.ones(t.size) if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+    k = int(g.max()) + 1 if n_groups is None else int(n_groups)
+    if not (t.size == g.size == e.size == w.size):
+        raise ValueError("durations, groups, events and weights must have equal length")
+    times, inverse = np.unique(t, return_inverse=True)
+    cell = inverse.reshape(-1) * k + g
+    removed = np.bincount(cell, weights=w, minlength=times.size * k).reshape(-1, k)
+    observed = np.bincount(cell[e], weights=w[e], minlength=times.size * k).reshape(-1, k)
+    # Only times with an event contribute (expected and variance are 0 elsewhere).
+    d_all = observed.sum(axis=1)
+    has = d_all > 0
+    # At risk just before each time: the group's total minus what left before it.
+    at_risk = (removed.sum(axis=0) - (np.cumsum(removed, axis=0) - removed))[has]
+    d = d_all[has]
+    n = at_risk.sum(axis=1)
+    z = observed.sum(axis=0) - (at_risk * (d / n)[:, None]).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # (n - d) / (n - 1) is 0/0 or x/0 with one at risk; every n_j (n - n_j) term
+        # is then 0, so any finite factor (lifelines: 1) gives the same variance.
+        ratio = np.where(n > 1, (n - d) / (n - 1), 1.0)
+    factor = ratio * d / n**2
+    weighted = at_risk * factor[:, None]
+    variance = np.diag(weighted.T @ n) - weighted.T @ at_risk
+    head = z[:-1]
+    statistic = float(head @ np.linalg.pinv(variance[:-1, :-1]) @ head)
+    return statistic, k - 1
 
 
 def _run_logrank(data: pd.DataFrame, params: object) -> LogRankResult:

@@ -55,12 +55,17 @@ class Analysis:
         Rough relative run time on a large table (1: a pass or two over the rows).
         When analyses run in threads the costliest start first, so the longest one
         does not start last. Never affects results.
+    threaded : bool
+        ``run`` takes a ``threads`` keyword: how many threads it may use for its own
+        independent pieces (:func:`tfrsim.analysis.analyse` passes its own count).
+        Never affects results.
     """
 
     name: str
     run: Callable[..., AnalysisOutput]
     columns: tuple[str, ...] = ()
     cost: int = 1
+    threaded: bool = False
 
 
 ANALYSES: dict[str, Analysis] = {}

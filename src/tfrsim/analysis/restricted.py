@@ -56,36 +56,36 @@ class RMSTOutput:
     def estimands(self) -> list[dict[str, Any]]:
         """``rmst`` per group and horizon (value, CI), and ``rmst_difference`` of each
         Sokal group versus low (value, CI, p)."""
+        # From the result's arrays (one row per group), not through a table per result.
         rows = []
         for result in (*self.overall, *self.by_group):
-            frame = result.to_frame()
-            for r in frame.to_dict("records"):
+            for i, group in enumerate(result.groups):
                 rows.append(
                     estimand(
                         "rmst",
                         "rmst",
-                        group=r["group"],
+                        group=group,
                         month=result.tau,
-                        value=r["rmst"],
-                        lower=r["lower"],
-                        upper=r["upper"],
+                        value=result.rmst[i],
+                        lower=result.lower[i],
+                        upper=result.upper[i],
                     )
                 )
         for result in self.by_group:
-            for r in result.to_frame().to_dict("records"):
-                if r["group"] == result.reference:
+            for i, group in enumerate(result.groups):
+                if group == result.reference:
                     continue
                 rows.append(
                     estimand(
                         "rmst",
                         "rmst_difference",
-                        group=r["group"],
+                        group=group,
                         month=result.tau,
-                        value=r["difference"],
-                        lower=r["difference_lower"],
-                        upper=r["difference_upper"],
-                        p=r["p"],
-                        log10_p=r["log10_p"],
+                        value=result.difference[i],
+                        lower=result.difference_lower[i],
+                        upper=result.difference_upper[i],
+                        p=result.p[i],
+                        log10_p=result.log10_p[i],
                     )
                 )
         return rows
@@ -130,16 +130,17 @@ class MedianOutput:
 
     def estimands(self) -> list[dict[str, Any]]:
         """``median_mrfs`` per group (value, CI; NaN where not reached)."""
+        r = self.result
         return [
             estimand(
                 "median",
                 "median_mrfs",
-                group=r["group"],
-                value=r["median"],
-                lower=r["lower"],
-                upper=r["upper"],
+                group=group,
+                value=r.median[i],
+                lower=r.lower[i],
+                upper=r.upper[i],
             )
-            for r in self.result.to_frame().to_dict("records")
+            for i, group in enumerate(r.groups)
         ]
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-from tfrsim.analysis.pvalues import log10_p_normal
+from tfrsim.analysis.pvalues import log10_p_normal, norm_ppf
 from tfrsim.jsonsafe import json_safe
 
 Array = NDArray[np.float64]
@@ -115,9 +115,7 @@ class KMEstimate:
 def _z(alpha: float) -> float:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
-    from scipy.stats import norm  # here, not at import: fast config translation
-
-    return float(norm.ppf(1.0 - alpha / 2.0))
+    return float(norm_ppf(1.0 - alpha / 2.0))
 
 
 def confidence_interval(

@@ -32,7 +32,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from tfrsim.analysis.efron import _risk, _second_sums, _tied, _Ties, prepare
-from tfrsim.analysis.pvalues import log10_p_chi2
+from tfrsim.analysis.pvalues import chi2_sf, log10_p_chi2
 from tfrsim.jsonsafe import json_safe
 
 Array = NDArray[np.float64]
@@ -249,13 +249,11 @@ def cox_zph(
         stats.append(statistic(np.arange(p)))
         dfs.append(p)
     chisq, df = np.asarray(stats, dtype=float), np.asarray(dfs, dtype=np.int64)
-    from scipy.stats import chi2  # here, not at import: fast config translation
-
     return ZphResult(
         terms=tuple(names),
         chisq=chisq,
         df=df,
-        p=np.asarray(chi2.sf(chisq, df), dtype=float),
+        p=np.asarray(chi2_sf(chisq, df), dtype=float),
         log10_p=log10_p_chi2(chisq, df),
         transform=transform,
         n=int(durations.size),

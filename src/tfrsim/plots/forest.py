@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
+from tfrsim.analysis.columns import group_mask, sokal_codes
 from tfrsim.cohort.params import SOKAL_GROUPS
 from tfrsim.plots.figure import new_axes_mm
 from tfrsim.plots.style import (
@@ -77,10 +78,15 @@ def sokal_counts(patients: pd.DataFrame) -> dict[str, tuple[int, int]]:
         ``counts`` argument of :func:`plot_forest`.
     """
     out: dict[str, tuple[int, int]] = {}
-    groups = patients["sokal_group"].astype("string")
+    column = patients["sokal_group"]
+    coded = sokal_codes(column) is not None  # compare codes, not a string per row
+    groups = column if coded else column.astype("string")
     events = patients["event"].to_numpy(dtype=bool)
     for group in SOKAL_GROUPS:
-        mask = (groups == group).fillna(False).to_numpy(dtype=bool)
+        if coded:
+            mask = group_mask(column, group)
+        else:
+            mask = (groups == group).fillna(False).to_numpy(dtype=bool)
         if mask.any():
             out[f"sokal_{group}"] = (int(mask.sum()), int(events[mask].sum()))
     return out

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
+from tfrsim.analysis.pvalues import norm_ppf
 from tfrsim.files import atomic_path
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def wilson_interval(
     n_ = np.asarray(n, dtype=float)
     if np.any(n_ < 1) or np.any((k_ < 0) | (k_ > n_)):
         raise ValueError(f"wilson_interval needs 0 <= k <= n and n >= 1; got k={k}, n={n}")
-    z = float(norm.ppf(1 - alpha / 2))
+    z = float(norm_ppf(1 - alpha / 2))
     p = k_ / n_
     denom = 1 + z**2 / n_
     centre = (p + z**2 / (2 * n_)) / denom
