@@ -290,9 +290,8 @@ def reproduce(
     # Monte-Carlo SE of each simulated milestone (binomial at the simulated size): how
     # far the simulated value could move with another seed.
     mrfs = table["quantity"] == "mrfs"
-    table["mc_se"] = np.where(
-        mrfs, np.sqrt(table["simulated"] * (1 - table["simulated"]) / n_patients), np.nan
-    )
+    share = table["simulated"].where(mrfs).to_numpy(dtype=float)  # other rows: months
+    table["mc_se"] = np.sqrt(share * (1 - share) / n_patients)
     bands: list[tuple[float, float, bool | None]] = []
     for trial, quantity, month, published in zip(
         table["trial"], table["quantity"], table["month"], table["published"], strict=True
