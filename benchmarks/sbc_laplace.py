@@ -35,6 +35,12 @@ def main() -> None:
     p.add_argument("--evaluations", type=int, default=60)
     p.add_argument("--curve-draws", type=int, default=40)
     p.add_argument("--n-true", type=int, default=40000)
+    p.add_argument(
+        "--n-curve",
+        type=int,
+        default=None,
+        help="patients per trial for each draw's curves (default --n-per-trial)",
+    )
     p.add_argument("--method", choices=SBC_METHODS, default="laplace")
     p.add_argument("--mcmc-steps", type=int, default=300)
     p.add_argument("--mcmc-burn", type=int, default=100)
@@ -67,6 +73,7 @@ def main() -> None:
             mcmc_steps=args.mcmc_steps,
             mcmc_burn=args.mcmc_burn,
             correlated=not args.independent,
+            curve_n_per_trial=args.n_curve,
         )
         print(f"rep {rep + 1}/{args.reps} done at {time.perf_counter() - began:.0f} s", flush=True)
         # Written after every repetition: a long run can be stopped and still read.
