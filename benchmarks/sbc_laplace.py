@@ -30,6 +30,12 @@ from tfrsim.config.compose import CALIBRATION_TRIALS, load_params, trial_designs
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--reps", type=int, default=10)
+    p.add_argument(
+        "--first-rep",
+        type=int,
+        default=0,
+        help="index of the first repetition (split a long check over processes)",
+    )
     p.add_argument("--names", default="theta0,latency_sigma,growth_rate_per_month")
     p.add_argument("--n-per-trial", type=int, default=3000)
     p.add_argument("--evaluations", type=int, default=60)
@@ -58,7 +64,7 @@ def main() -> None:
     curves = true_curves(truth, template, designs, args.n_true, seed=7)
     rows = []
     began = time.perf_counter()
-    for rep in range(args.reps):
+    for rep in range(args.first_rep, args.first_rep + args.reps):
         rows += sbc_repetition(
             truth,
             names,
@@ -75,7 +81,7 @@ def main() -> None:
             correlated=not args.independent,
             curve_n_per_trial=args.n_curve,
         )
-        print(f"rep {rep + 1}/{args.reps} done at {time.perf_counter() - began:.0f} s", flush=True)
+        print(f"rep {rep} done at {time.perf_counter() - began:.0f} s", flush=True)
         # Written after every repetition: a long run can be stopped and still read.
         table = pd.DataFrame(rows)
         args.out.parent.mkdir(parents=True, exist_ok=True)
