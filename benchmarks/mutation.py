@@ -79,6 +79,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
         [
             "tests/test_analysis.py",
             "tests/test_analysis_summaries.py",
+            "tests/test_analysis_counts.py",
             "tests/test_efron.py",
             "tests/test_cox_extras.py",
             "tests/test_survfit.py",
