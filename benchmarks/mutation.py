@@ -88,7 +88,10 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_r_reference.py",
         ],
     ),
-    "objective": (["src/tfrsim/calibration/objective.py"], ["tests/test_objective.py"]),
+    "objective": (
+        ["src/tfrsim/calibration/objective.py"],
+        ["tests/test_objective.py", "tests/test_duration_gain.py"],
+    ),
 }
 #: Seconds allowed per mutant, as a multiple of the unmutated test time (a mutant that
 #: hangs, e.g. an infinite loop, counts as killed).

@@ -60,7 +60,8 @@ def test_duration_gain_matches_paired_simulation(model_option: str) -> None:
 
 def test_duration_term_grows_as_the_effect_moves_away_from_the_published_gain() -> None:
     """Bug caught: the term dropped from the objective, a residual with the wrong sign
-    convention, or a term that does not grow with the distance to 2.5 points/year."""
+    convention or scale (the reported z), or a term that does not grow with the
+    distance to 2.5 points/year."""
     base = load_params(["model=immune"]).model
     designs = trial_designs(["stim1", "stim2", "twister"], ["model=immune"])
     target = load_targets().duration_gain
@@ -77,6 +78,8 @@ def test_duration_term_grows_as_the_effect_moves_away_from_the_published_gain() 
         gain = duration_gain(model, target.month, target.from_years)
         assert row["simulated"] == pytest.approx(gain)
         assert row["term"] == pytest.approx(((gain - target.gain) / target.se) ** 2)
+        # The reported z has the sign of simulated - published (terms.csv).
+        assert row["residual"] == pytest.approx((gain - target.gain) / target.se)
         terms.append((gain, row["term"]))
     gains = [g for g, _ in terms]
     assert gains[0] < gains[1] < gains[2]
