@@ -146,3 +146,35 @@ def test_intervals_from_tests_by_hand() -> None:
     assert out.loc[2, ["left", "right"]].tolist() == [6.0, np.inf]
     assert out.loc[3, ["left", "right"]].tolist() == [0.0, 3.0]
     assert out["relapsed"].tolist() == [True, False, True]
+
+
+def test_cure_weibull_interval_ci_is_the_delta_method_with_the_analytic_gradient() -> None:
+    """Catches a wrong finite-difference gradient in the delta-method CI of S(t) (a
+    step taken multiplicatively, a sign, a wrong divisor): the reported limits equal
+    expit(logit S -/+ z SE) with SE from the fit's covariance and the gradient of
+    logit S derived by hand: S = pi + (1 - pi) L, L = exp(-u), u = (t / scale)^shape,
+    dS/dlogit(pi) = pi (1 - pi)(1 - L), dS/dlog(scale) = (1 - pi) L shape u,
+    dS/dlog(shape) = -(1 - pi) L u log u, d logit S = dS / (S (1 - S))."""
+    from scipy.special import expit, logit
+    from scipy.stats import norm
+
+    left, right, _, _ = _visits(7, 800)
+    months = np.array([3.0, 6.0, 12.0])
+    fit = fit_interval_cure_weibull(left, right, months)
+    pi, scale, shape = fit.cure_fraction, fit.scale, fit.shape
+    u = (months / scale) ** shape
+    big_l = np.exp(-u)
+    s = pi + (1 - pi) * big_l
+    d_s = np.column_stack(
+        [
+            pi * (1 - pi) * (1 - big_l),
+            (1 - pi) * big_l * shape * u,
+            -(1 - pi) * big_l * u * np.log(u),
+        ]
+    )
+    grad = d_s / (s * (1 - s))[:, None]
+    se = np.sqrt(np.einsum("ka,ab,kb->k", grad, fit.covariance, grad))
+    z = norm.ppf(0.975)
+    np.testing.assert_allclose(fit.survival, s, rtol=1e-12)
+    np.testing.assert_allclose(fit.lower, expit(logit(s) - z * se), rtol=1e-6)
+    np.testing.assert_allclose(fit.upper, expit(logit(s) + z * se), rtol=1e-6)
