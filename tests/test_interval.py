@@ -178,3 +178,15 @@ def test_cure_weibull_interval_ci_is_the_delta_method_with_the_analytic_gradient
     np.testing.assert_allclose(fit.survival, s, rtol=1e-12)
     np.testing.assert_allclose(fit.lower, expit(logit(s) - z * se), rtol=1e-6)
     np.testing.assert_allclose(fit.upper, expit(logit(s) + z * se), rtol=1e-6)
+
+
+def test_cure_weibull_without_relapses_is_not_called_converged() -> None:
+    """Catches a convergence flag that trusts the optimiser alone: with no relapse at
+    all the likelihood rises towards a cure fraction of 1 (its logit to infinity), the
+    information matrix is not positive definite and no interval can be given, so the
+    fit must say it did not converge even where BFGS stops "successfully"."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_interval_cure_weibull(np.full(200, 24.0), np.full(200, np.inf), [3.0])
+    assert fit.cure_fraction > 0.99
+    assert not fit.converged
