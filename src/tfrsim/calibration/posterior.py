@@ -6,7 +6,8 @@ draws beside the model.
 :func:`base_priors`), f the calibration objective. It needs no optimum and no
 quadratic form, which matters here: on synthetic targets (the honesty check,
 :mod:`tfrsim.calibration.sbc`) the Laplace intervals covered the true MRFS milestones
-only 42-45 % of the time against 95 % nominal (K = 50), because the objective is not
+only 42-48 % of the time against 95 % nominal (K = 30-50; the sampler 80-84 %,
+K = 20), because the objective is not
 quadratic along the θ₀–σ_α ridge and its curvature at small steps is inflated by its
 Monte-Carlo roughness.
 
