@@ -322,18 +322,20 @@ class Objective:
             )
             for t in needed
         }
-        self.correlated = bool(correlated)
-        # Per trial: its milestones' positions in targets.milestones, in month order,
+        # Per trial: its milestones' rows in the residual table (which lists the
+        # milestones of the simulated trials first, in targets order), in month order,
         # and the inverse Cholesky factor of their correlation (w = L^-1 z has
         # independent unit-variance entries, so sum(w^2) = z' R^-1 z).
-        self._whiten: dict[str, tuple[NDArray[np.intp], NDArray[np.float64]]] = {}
+        kept = [m for m in targets.milestones if m.trial in self.trials]
+        self._whiten: list[tuple[NDArray[np.intp], NDArray[np.float64]]] = []
         for t in needed:
-            rows = [i for i, m in enumerate(targets.milestones) if m.trial == t]
-            rows.sort(key=lambda i: targets.milestones[i].month)
-            published = np.array([targets.milestones[i].survival for i in rows])
+            rows = sorted(
+                (i for i, m in enumerate(kept) if m.trial == t), key=lambda i: kept[i].month
+            )
+            published = np.array([kept[i].survival for i in rows])
             r = milestone_correlation(published) if correlated else np.eye(len(rows))
             inverse = np.linalg.inv(np.linalg.cholesky(r))
-            self._whiten[t] = (np.asarray(rows, dtype=np.intp), inverse)
+            self._whiten.append((np.asarray(rows, dtype=np.intp), inverse))
         self.n_evaluations = 0
 
     def start(self) -> NDArray[np.float64]:
@@ -394,14 +396,11 @@ class Objective:
         )
         table["residual"] = (table["simulated"] - table["published"]) / table["se"]
         table["term"] = table["residual"] ** 2
-        # Milestones come first in `rows`, in targets order; whiten each trial's jointly.
-        positions = [i for i, m in enumerate(self.targets.milestones) if m.trial in stats]
-        index = {target: row for row, target in enumerate(positions)}
+        # Each trial's milestones scored jointly (whitened).
         z = table["residual"].to_numpy(dtype=float)
         terms = table["term"].to_numpy(dtype=float).copy()
-        for order, inverse in self._whiten.values():
-            at = np.array([index[i] for i in order], dtype=np.intp)
-            terms[at] = (inverse @ z[at]) ** 2
+        for rows_of_trial, inverse in self._whiten:
+            terms[rows_of_trial] = (inverse @ z[rows_of_trial]) ** 2
         table["term"] = terms
         extra = []
         if "twister" in stats:
