@@ -59,7 +59,12 @@ def setting() -> tuple[ClonalParams, dict, dict]:
     model = load_params([]).model
     assert isinstance(model, ClonalParams)
     designs = trial_designs(("stim1", "twister"))
-    patients = {
+    return model, designs, _simulate_trials(model, designs)
+
+
+def _simulate_trials(model: ClonalParams, designs: dict) -> dict:
+    """Patients of every trial in MONTHS, at the objective's size and seed."""
+    return {
         trial: simulate(
             dataclasses.replace(
                 trial_params(designs[trial], N, SEED, max(MONTHS[trial])), model=model
@@ -67,7 +72,6 @@ def setting() -> tuple[ClonalParams, dict, dict]:
         ).patients
         for trial in MONTHS
     }
-    return model, designs, patients
 
 
 def _targets(patients: dict, timing: dict[str, float] | None = None) -> Targets:
@@ -364,14 +368,7 @@ def test_calibration_leaves_a_start_at_zero_on_the_search_scale(setting) -> None
 
     model, designs, _ = setting
     truth = with_parameters(model, ["theta0"], np.array([-0.3]))
-    patients = {
-        trial: simulate(
-            dataclasses.replace(
-                trial_params(designs[trial], N, SEED, max(MONTHS[trial])), model=truth
-            )
-        ).patients
-        for trial in MONTHS
-    }
+    patients = _simulate_trials(truth, designs)
     start = with_parameters(model, ["theta0"], np.array([0.0]))
     fit = calibrate(
         _targets(patients),
