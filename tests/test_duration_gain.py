@@ -68,7 +68,7 @@ def test_duration_term_grows_as_the_effect_moves_away_from_the_published_gain() 
     terms = []
     for beta in (-0.05, -0.15, -0.40):
         model = dataclasses.replace(
-            base, effects=dataclasses.replace(base.effects, tki_per_year=beta)
+            base, effects=dataclasses.replace(base.effects, tki_per_year=beta, tki_per_doubling=0.0)
         )
         objective = Objective(
             load_targets(), model, ["theta0"], 200, 1, designs, extra_targets=["duration_gain"]

@@ -199,3 +199,29 @@ def test_observed_relapses_keep_the_sign_of_every_effect(name: str) -> None:
     coef, se = _cox(frame, "T", "E")
     for k, v in EFFECTS.items():
         assert np.sign(v) * coef[k] > 2 * se[k], f"{name} observed {k}: {coef[k]:.3f} ± {se[k]:.3f}"
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize(
+    "name", sorted(n for n, m in MODELS.items() if m.recovery == "proportional_hazards")
+)
+def test_latent_times_recover_an_effect_per_doubling_of_tki_duration(name: str) -> None:
+    """Catches a per-doubling duration effect with the wrong sign, on the wrong scale
+    (natural log or per year instead of log2) or centred wrongly: generated with
+    ``tki_per_doubling = -0.5`` and no per-year term, a Cox fit (lifelines) of the
+    latent months on ``log2(tki_years / tki_ref_years)`` (built here from the cohort's
+    own column) and the other covariates recovers -0.5 within 4 SE."""
+    effects = {**EFFECTS, "tki_per_year": 0.0, "tki_per_doubling": -0.5}
+    params = load_params([f"model={name}", *COHORT])
+    model = dataclasses.replace(
+        params.model, effects=dataclasses.replace(params.model.effects, **effects)
+    )
+    cohort = sample_cohort(params.cohort, N, rng=stream("cohort", seed=37, replicate=0))
+    course = simulate_course(cohort, name, model, rng=stream("disease", seed=37, replicate=0))
+    t = course.relapse_month
+    x = covariates(cohort).drop(columns="tki_per_year")
+    x["tki_per_doubling"] = np.log2(cohort.tki_years / model.effects.tki_ref_years)
+    frame = x.assign(T=np.fmin(t, HORIZON_MONTHS), E=(t <= HORIZON_MONTHS).astype(float))
+    coef, se = _cox(frame, "T", "E")
+    expected = {k: v for k, v in effects.items() if k != "tki_per_year"}
+    _within(coef, se, expected, f"{name} latent Cox (per doubling)")

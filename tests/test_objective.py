@@ -32,7 +32,13 @@ from tfrsim.calibration.objective import (
     trial_params,
     with_parameters,
 )
-from tfrsim.calibration.targets import MilestoneTarget, Targets, TimingTargets, load_targets
+from tfrsim.calibration.targets import (
+    MilestoneTarget,
+    RestartMix,
+    Targets,
+    TimingTargets,
+    load_targets,
+)
 from tfrsim.config.compose import load_params, trial_designs
 from tfrsim.disease.clonal import ClonalParams
 from tfrsim.execution import simulate
@@ -300,11 +306,13 @@ def test_priors_and_restart_mix_enter_the_objective(setting) -> None:  # type: i
     restart mix on, one evaluation adds ((value - mean) / sd)^2 per prior (none for an
     effect without a published prior, here ``male``) and the
     binomial deviance (scipy) of 12 of 64 restarts at the simulated share of STIM-rule
-    relapses without MMR loss; the count goes from 0 to 1."""
+    relapses without MMR loss (read two-sided here; the one-sided reading has its own
+    test); the count goes from 0 to 1."""
     model, designs, patients = setting
     priors = [f"effects.{name}" for name in EFFECT_PRIORS]
+    two_sided = RestartMix(12, 64, ("stim1", "stim2"), "spain2018")
     objective = Objective(
-        _targets(patients),
+        dataclasses.replace(_targets(patients), restart_mix=two_sided),
         model,
         [*NAMES, *priors, "effects.male"],
         n_per_trial=N,
@@ -332,6 +340,28 @@ def test_priors_and_restart_mix_enter_the_objective(setting) -> None:  # type: i
     deviance = 2 * (stats.binom.logpmf(12, 64, 12 / 64) - stats.binom.logpmf(12, 64, share))
     assert row["term"] == pytest.approx(deviance, rel=1e-9)
     assert ev.objective == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_one_sided_restart_mix_charges_only_a_share_below_it(setting) -> None:  # type: ignore[no-untyped-def]
+    """Catches the one-sided restart mix charged on the wrong side or not at all: with
+    0 of 64 restarts without MMR loss as a lower bound, any simulated share costs
+    nothing; read two-sided, the same share costs the binomial deviance (scipy) of 0
+    of 64, which is positive because the simulated share is."""
+    model, designs, patients = setting
+    terms = {}
+    for one_sided in (True, False):
+        mix = RestartMix(0, 64, ("stim1",), "test", one_sided=one_sided)
+        targets = dataclasses.replace(_targets(patients), restart_mix=mix)
+        objective = Objective(
+            targets, model, NAMES, N, SEED, designs, extra_targets=("restart_mix",)
+        )
+        row = objective.evaluate(objective.start()).residuals.set_index("quantity")
+        terms[one_sided] = row.loc["restart_share_no_mmr_loss"]
+    share = terms[False]["simulated"]
+    assert share > 0
+    assert terms[True]["term"] == 0.0
+    deviance = -2 * stats.binom.logpmf(0, 64, share)
+    assert terms[False]["term"] == pytest.approx(deviance, rel=1e-9)
 
 
 def test_objective_rejects_what_it_cannot_fit(setting) -> None:  # type: ignore[no-untyped-def]

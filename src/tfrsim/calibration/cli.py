@@ -94,8 +94,9 @@ def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, se
         )
     if "restart_mix" in result.extra_targets:
         fitted_to.append(
-            f"restarts without MMR loss {r.without_mmr_loss} of {r.restarts} (binomial; "
-            f"{r.source}) vs STIM-rule events without latent MMR loss in {', '.join(r.trials)}"
+            f"restarts without MMR loss {r.without_mmr_loss} of {r.restarts} "
+            f"({'binomial lower bound' if r.one_sided else 'binomial'}; {r.source}) vs "
+            f"STIM-rule events without latent MMR loss in {', '.join(r.trials)}"
         )
     fitted_to += [
         f"prior on effects.{k}: normal({m:.3f}, {s:.3f}) ({PRIOR_SOURCES[k]})"

@@ -181,7 +181,7 @@ _SEQUENTIAL_RUN: int = 8
 
 def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.float64]:
     """Log relative risk ``eta`` of each patient (0 at the reference covariates)."""
-    return (
+    eta = (
         effects.sokal_intermediate * (cohort.sokal_group == 1)
         + effects.sokal_high * (cohort.sokal_group == 2)
         + effects.tki_per_year * (cohort.tki_years - effects.tki_ref_years)
@@ -192,6 +192,10 @@ def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.fl
         + effects.dasatinib * (cohort.tki == 2)
         + effects.depth_per_log * (cohort.depth_log - effects.depth_ref_log)
     )
+    if effects.tki_per_doubling:
+        # Added only when set: models without it keep their bits and their speed.
+        eta = eta + effects.tki_per_doubling * np.log2(cohort.tki_years / effects.tki_ref_years)
+    return eta
 
 
 def residual_levels(

@@ -21,8 +21,9 @@ class CovariateEffects:
     ``eta = b_int*[Sokal intermediate] + b_high*[Sokal high]
     + b_tki*(tki_years - ref) + b_dmr*(dmr_years - ref)
     + b_ifn*[prior IFN] + b_male*[male] + b_nil*[nilotinib] + b_das*[dasatinib]
-    + b_depth*(depth_log - depth_ref_log)``; Sokal low, the reference durations, no
-    prior IFN, female, imatinib and the reference depth define ``eta = 0``.
+    + b_depth*(depth_log - depth_ref_log) + b_dbl*log2(tki_years / tki_ref_years)``;
+    Sokal low, the reference durations, no prior IFN, female, imatinib and the
+    reference depth define ``eta = 0``.
 
     Parameters
     ----------
@@ -43,6 +44,12 @@ class CovariateEffects:
         sets it (conf/model/immune.yaml cites its source).
     depth_ref_log : float, default 4.5
         Reference depth (MR4.5; covariate centring, log10 reduction).
+    tki_per_doubling : float, default 0
+        Effect per doubling of the TKI duration (``log2(tki_years / tki_ref_years)``):
+        a duration effect that shrinks per year as treatment lengthens, the form that
+        reconciles the Spanish < 5 y vs >= 5 y contrast with EURO-SKI's smaller
+        per-year gain around 7 years (docs/model.md). 0 unless a model sets it; a
+        model may use it instead of, or beside, ``tki_per_year``.
     """
 
     sokal_intermediate: float
@@ -57,6 +64,7 @@ class CovariateEffects:
     dasatinib: float = 0.0
     depth_per_log: float = 0.0
     depth_ref_log: float = 4.5
+    tki_per_doubling: float = 0.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -69,11 +77,16 @@ class CovariateEffects:
             "nilotinib",
             "dasatinib",
             "depth_per_log",
+            "tki_per_doubling",
         ):
             _set(self, name, c.finite(name, getattr(self, name)))
         for name in ("tki_ref_years", "dmr_ref_years"):
             _set(self, name, c.non_negative(name, getattr(self, name), "years"))
         _set(self, "depth_ref_log", c.positive("depth_ref_log", self.depth_ref_log, "log10"))
+        if self.tki_per_doubling and self.tki_ref_years <= 0:
+            raise c.ConfigError(
+                "tki_ref_years", "must be positive when tki_per_doubling is set", self.tki_ref_years
+            )
 
 
 def check_course_levels(params: Any) -> None:
