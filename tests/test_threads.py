@@ -107,7 +107,7 @@ def test_limit_is_applied_inside_the_run(threads: int, monkeypatch: pytest.Monke
     scipy's OpenBLAS) or Arrow kept one thread per core during the analysis, blocks
     were simulated by more threads — or the limits leaked out of the run."""
     seen: dict[str, Any] = {"block_threads": set()}
-    analyse, simulate_block = tfrsim.execution.analyse, tfrsim.execution.simulate_block
+    analyse, simulate_block = tfrsim.execution.analyse, tfrsim.execution.simulate_block_columns
 
     def spy_analyse(*args: Any, **kwargs: Any) -> Any:
         seen["blas"] = [pool["num_threads"] for pool in threadpool_info()]
@@ -119,7 +119,7 @@ def test_limit_is_applied_inside_the_run(threads: int, monkeypatch: pytest.Monke
         return simulate_block(*args, **kwargs)
 
     monkeypatch.setattr(tfrsim.execution, "analyse", spy_analyse)
-    monkeypatch.setattr(tfrsim.execution, "simulate_block", spy_block)
+    monkeypatch.setattr(tfrsim.execution, "simulate_block_columns", spy_block)
     arrow_before = pa.cpu_count()
     blas_before = [pool["num_threads"] for pool in threadpool_info()]
     params = load_params(["cohort.n_patients=25000", f"limits.threads={threads}"])
