@@ -132,3 +132,27 @@ def test_limit_is_applied_inside_the_run(threads: int, monkeypatch: pytest.Monke
         assert seen["block_threads"] == {threading.get_ident()}  # no pool at all
     assert pa.cpu_count() == arrow_before
     assert [pool["num_threads"] for pool in threadpool_info()][: len(blas_before)] == blas_before
+
+
+def test_huge_pages_are_off_inside_the_run_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bug caught: numpy's huge-page switch left off after the run (it is process-wide),
+    or not turned off inside it (the run's first touches of 2 MiB pages cost system
+    time)."""
+    setter = tfrsim.execution._madvise_hugepage_setter()
+    if setter is None:
+        pytest.skip("this numpy has no huge-page switch")
+    seen: list[bool] = []
+    analyse = tfrsim.execution.analyse
+
+    def spy_analyse(*args: Any, **kwargs: Any) -> Any:
+        seen.append(setter(False))  # returns the setting in force
+        return analyse(*args, **kwargs)
+
+    monkeypatch.setattr(tfrsim.execution, "analyse", spy_analyse)
+    previous = setter(True)
+    try:
+        run_study(load_params(["cohort.n_patients=300"]), keep_visits=0)
+        assert seen == [False]
+        assert setter(True) is True
+    finally:
+        setter(previous)
