@@ -7,11 +7,12 @@ import pyarrow.parquet as pq
 import pytest
 
 import tfrsim.execution
-from tfrsim import load_params, run_study
+from tfrsim import load_params, pipeline, run_study
 from tfrsim.checks import ConfigError
 from tfrsim.execution import PatientColumns, chunk_blocks, iter_chunks, retained_columns
 from tfrsim.output import write_run, write_study
 from tfrsim.random import BLOCK_SIZE
+from tfrsim.random import blocks as blocks_of
 
 N = 2 * BLOCK_SIZE + 500  # three random blocks, the last one short
 FILES = ("patients.parquet", "summary.json", "km.csv", "milestones.csv", "cox.csv")
@@ -158,3 +159,56 @@ def test_kept_columns_equal_the_concatenated_chunks() -> None:
     partial.add(chunks[0])
     with pytest.raises(ValueError, match=f"{BLOCK_SIZE} of {N} patients"):
         partial.frame()
+
+
+def test_columns_by_name_fill_as_tables_do() -> None:
+    """Bug caught: a block given as its columns by name (arrays and categoricals, how
+    ``simulate`` fills the study's arrays) filled differently from the same block as a
+    table, or a block that does not fit (a dtype, a column differing) was half counted."""
+    blocks = [
+        pipeline.simulate_block_columns(_params(BLOCK_SIZE), b, start, stop)
+        for b, start, stop in blocks_of(N)
+    ]
+    by_name, by_table = PatientColumns(N), PatientColumns(N)
+    for block in blocks:
+        by_name.add(block.columns)
+        by_table.add(block.simulation().patients)
+    tables = [block.simulation().patients for block in blocks]
+    pd.testing.assert_frame_equal(by_name.frame(), pd.concat(tables, ignore_index=True))
+    pd.testing.assert_frame_equal(by_table.frame(), by_name.frame())
+    partial = PatientColumns(N)
+    partial.add(blocks[0].columns)
+    retyped = {**blocks[1].columns, "n_tests": blocks[1].columns["n_tests"].astype(float)}
+    renamed = {f"x_{name}": column for name, column in blocks[1].columns.items()}
+    for bad, match in ((retyped, "n_tests.*float64 after int64"), (renamed, "columns")):
+        with pytest.raises(ValueError, match=match):
+            partial.add(bad)
+        assert partial.filled == BLOCK_SIZE
+    pd.testing.assert_frame_equal(partial.head(), tables[0])
+
+
+def test_a_block_that_does_not_fit_gives_the_concatenated_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bug caught: when a block's dtype differs from the first block's (a model plugin
+    returning floats in one block), ``simulate`` wrote it into the first block's
+    arrays (casting its values) or lost the blocks before it; the table must be what
+    ``pd.concat`` of the blocks' tables gives."""
+    simulate_block_columns = pipeline.simulate_block_columns
+
+    def float_tests_in_block_1(*args: object, **kwargs: object) -> pipeline.Block:
+        block = simulate_block_columns(*args, **kwargs)  # type: ignore[arg-type]
+        if args[1] != 1:
+            return block
+        columns = {**block.columns, "n_tests": block.columns["n_tests"] + 0.5}
+        return pipeline.Block(columns, block.visits, block.seconds)
+
+    monkeypatch.setattr(tfrsim.execution, "simulate_block_columns", float_tests_in_block_1)
+    params = _params(BLOCK_SIZE, "limits.threads=2")
+    tables = [
+        float_tests_in_block_1(params, b, start, stop).simulation().patients
+        for b, start, stop in blocks_of(N)
+    ]
+    expected = pd.concat(tables, ignore_index=True)
+    assert expected["n_tests"].dtype == float
+    pd.testing.assert_frame_equal(tfrsim.execution.simulate(params).patients, expected)

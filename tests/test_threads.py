@@ -107,7 +107,7 @@ def test_limit_is_applied_inside_the_run(threads: int, monkeypatch: pytest.Monke
     scipy's OpenBLAS) or Arrow kept one thread per core during the analysis, blocks
     were simulated by more threads — or the limits leaked out of the run."""
     seen: dict[str, Any] = {"block_threads": set()}
-    analyse, simulate_block = tfrsim.execution.analyse, tfrsim.execution.simulate_block
+    analyse, simulate_block = tfrsim.execution.analyse, tfrsim.execution.simulate_block_columns
 
     def spy_analyse(*args: Any, **kwargs: Any) -> Any:
         seen["blas"] = [pool["num_threads"] for pool in threadpool_info()]
@@ -119,7 +119,7 @@ def test_limit_is_applied_inside_the_run(threads: int, monkeypatch: pytest.Monke
         return simulate_block(*args, **kwargs)
 
     monkeypatch.setattr(tfrsim.execution, "analyse", spy_analyse)
-    monkeypatch.setattr(tfrsim.execution, "simulate_block", spy_block)
+    monkeypatch.setattr(tfrsim.execution, "simulate_block_columns", spy_block)
     arrow_before = pa.cpu_count()
     blas_before = [pool["num_threads"] for pool in threadpool_info()]
     params = load_params(["cohort.n_patients=25000", f"limits.threads={threads}"])
@@ -132,3 +132,27 @@ def test_limit_is_applied_inside_the_run(threads: int, monkeypatch: pytest.Monke
         assert seen["block_threads"] == {threading.get_ident()}  # no pool at all
     assert pa.cpu_count() == arrow_before
     assert [pool["num_threads"] for pool in threadpool_info()][: len(blas_before)] == blas_before
+
+
+def test_huge_pages_are_off_inside_the_run_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bug caught: numpy's huge-page switch left off after the run (it is process-wide),
+    or not turned off inside it (the run's first touches of 2 MiB pages cost system
+    time)."""
+    setter = tfrsim.execution._madvise_hugepage_setter()
+    if setter is None:
+        pytest.skip("this numpy has no huge-page switch")
+    seen: list[bool] = []
+    analyse = tfrsim.execution.analyse
+
+    def spy_analyse(*args: Any, **kwargs: Any) -> Any:
+        seen.append(setter(False))  # returns the setting in force
+        return analyse(*args, **kwargs)
+
+    monkeypatch.setattr(tfrsim.execution, "analyse", spy_analyse)
+    previous = setter(True)
+    try:
+        run_study(load_params(["cohort.n_patients=300"]), keep_visits=0)
+        assert seen == [False]
+        assert setter(True) is True
+    finally:
+        setter(previous)

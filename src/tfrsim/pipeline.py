@@ -7,6 +7,7 @@ streamed to disk, and where the analysis runs, is :mod:`tfrsim.execution`.
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,27 +55,63 @@ class Simulation:
 STAGES: tuple[str, ...] = ("simulate", "observe")
 
 
+def patient_columns(
+    cohort: Cohort, course: Course, follow_up: FollowUp, observed: Observation
+) -> dict[str, Any]:
+    """The columns of :func:`patient_table`, by name in its order (arrays, and the
+    categoricals of :meth:`~tfrsim.cohort.Cohort.columns`)."""
+    return {
+        **cohort.columns(),
+        "n_clones": course.n_clones,
+        "relapse_month": course.relapse_month,
+        "residual_pct": course.residual_pct,
+        "entry_month": follow_up.entry_month,
+        "censor_month": follow_up.censor_month,
+        "dropped_out": follow_up.dropped_out,
+        "n_tests": observed.n_tests,
+        "n_positive": observed.n_positive,
+        "first_positive_month": observed.first_positive_month,
+        "previous_test_month": observed.previous_test_month,
+        "duration_months": observed.duration_months,
+        "event": observed.event,
+    }
+
+
 def patient_table(
     cohort: Cohort, course: Course, follow_up: FollowUp, observed: Observation
 ) -> pd.DataFrame:
     """Join the stage outputs of one block into one row per patient."""
-    return pd.DataFrame(
-        {
-            **cohort.columns(),
-            "n_clones": course.n_clones,
-            "relapse_month": course.relapse_month,
-            "residual_pct": course.residual_pct,
-            "entry_month": follow_up.entry_month,
-            "censor_month": follow_up.censor_month,
-            "dropped_out": follow_up.dropped_out,
-            "n_tests": observed.n_tests,
-            "n_positive": observed.n_positive,
-            "first_positive_month": observed.first_positive_month,
-            "previous_test_month": observed.previous_test_month,
-            "duration_months": observed.duration_months,
-            "event": observed.event,
-        }
-    )
+    return pd.DataFrame(patient_columns(cohort, course, follow_up, observed))
+
+
+@dataclass(frozen=True)
+class Block:
+    """One simulated block whose patient table is not built yet.
+
+    :func:`tfrsim.execution.simulate` copies the columns straight into the study's
+    arrays: a table per block is ~1 ms of pandas work under the GIL, and reading its
+    columns back as much again (10^4 patients, measured 2 December 2026).
+
+    Attributes
+    ----------
+    columns : dict of str to array
+        The columns of :func:`patient_table`, in its order (see :func:`patient_columns`).
+    visits : pandas.DataFrame
+        The kept tests, as in :class:`Simulation`.
+    seconds : dict of str to float
+        Thread time of each stage, as in :class:`Simulation`.
+    """
+
+    columns: dict[str, Any]
+    visits: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.columns["patient_id"])
+
+    def simulation(self) -> Simulation:
+        """The block with its patient table."""
+        return Simulation(pd.DataFrame(self.columns), self.visits, self.seconds)
 
 
 def simulate_block(
@@ -84,6 +121,13 @@ def simulate_block(
 
     ``keep_visits``: keep the tests of patients with index below it (None: all).
     """
+    return simulate_block_columns(params, block, start, stop, keep_visits).simulation()
+
+
+def simulate_block_columns(
+    params: StudyParams, block: int, start: int, stop: int, keep_visits: int | None = 0
+) -> Block:
+    """:func:`simulate_block` without building the patient table (see :class:`Block`)."""
 
     def rng(name: str) -> np.random.Generator:
         return stream(name, seed=params.seed, replicate=params.replicate, block=block)
@@ -104,6 +148,6 @@ def simulate_block(
     t2 = time.perf_counter()
     n_kept = stop - start if keep_visits is None else max(0, min(stop, keep_visits) - start)
     visits = observed.visits_frame(cohort.patient_id, slice(0, n_kept))
-    patients = patient_table(cohort, course, follow_up, observed)
+    columns = patient_columns(cohort, course, follow_up, observed)
     t3 = time.perf_counter()
-    return Simulation(patients, visits, {"simulate": (t1 - t0) + (t3 - t2), "observe": t2 - t1})
+    return Block(columns, visits, {"simulate": (t1 - t0) + (t3 - t2), "observe": t2 - t1})

@@ -21,6 +21,7 @@ numpy (one stable sort and a few cumulative sums per level, ``log2 n`` levels,
 :func:`_ordered_pair_counts`): ``O(n log n)``. No loop over patients either way.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,7 +169,7 @@ def _merge_sort_pair_counts(
 
 
 def _time_grid_pair_counts(
-    ts: Array, es: NDArray[np.bool_], rank: IntArray
+    ts: Array, es: NDArray[np.bool_], rank: IntArray, *, threads: int = 1
 ) -> tuple[IntArray, IntArray, IntArray, int, int]:
     """Per-subject comparable-pair counts, one distinct time at a time.
 
@@ -177,7 +178,11 @@ def _time_grid_pair_counts(
     comparable partners outliving it are the rows from ``m`` on (later times and the
     censored at its time); a row's comparable partners failing before it are the
     events before ``s`` (for an event) or before ``m`` (censored). Histograms of the
-    ranks of the rows and events before the current position give every count.
+    ranks of the rows and events before the current position give every count: the
+    two sweeps (:func:`_earlier_event_counts`, :func:`_later_row_counts`) are
+    independent, and with ``threads`` >= 2 run side by side (numpy releases the GIL in
+    their cumulative sums over the ranks; the counts are integers, so their sum does
+    not depend on it).
 
     Returns
     -------
@@ -186,58 +191,108 @@ def _time_grid_pair_counts(
     tied_time, tied_both : int
         Pairs of events at the same time with different / equal scores.
     """
-    n = rank.size
-    n_ranks = int(rank.max()) + 1
     starts = np.flatnonzero(np.r_[True, ts[1:] != ts[:-1]])
-    ends = np.r_[starts[1:], n]
+    ends = np.r_[starts[1:], rank.size]
     mids = starts + np.add.reduceat(es.astype(np.intp), starts)
+    bounds = (starts.tolist(), mids.tolist(), ends.tolist())
+    n_ranks = int(rank.max()) + 1
+    if threads >= 2:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(_later_row_counts, rank, bounds, n_ranks)
+            conc, disc, tied, tied_time, tied_both = _earlier_event_counts(rank, bounds, n_ranks)
+            later = pending.result()
+    else:
+        conc, disc, tied, tied_time, tied_both = _earlier_event_counts(rank, bounds, n_ranks)
+        later = _later_row_counts(rank, bounds, n_ranks)
+    conc += later[0]
+    disc += later[1]
+    tied += later[2]
+    return conc, disc, tied, tied_time, tied_both
+
+
+#: Per distinct time (in order): its first row, its first censored row (after its
+#: events) and one past its last row.
+Bounds = tuple[list[int], list[int], list[int]]
+
+
+def _earlier_event_counts(
+    rank: IntArray, bounds: Bounds, n_ranks: int
+) -> tuple[IntArray, IntArray, IntArray, int, int]:
+    """Per row, the concordant, discordant and tied-score pairs it forms with the
+    events failing before it (:func:`_time_grid_pair_counts`), and the pairs of events
+    at the same time with different / equal scores."""
+    n = rank.size
     conc = np.zeros(n, dtype=np.int64)
     disc = np.zeros(n, dtype=np.int64)
     tied = np.zeros(n, dtype=np.int64)
-    total = np.bincount(rank, minlength=n_ranks)
-    total_below = np.cumsum(total) - total
     events_before = np.zeros(n_ranks, dtype=np.int64)  # ranks of the events so far
-    rows_before = np.zeros(n_ranks, dtype=np.int64)  # ranks of all rows so far
-    cum_events = np.zeros(n_ranks, dtype=np.int64)  # cumulative sums of events_before
+    # Its cumulative sums, in place: a new array per distinct time was a quarter of the
+    # loop's time (fresh pages), 10^6 rows, 2 December 2026.
+    cum_events = np.zeros(n_ranks, dtype=np.int64)
     n_events = 0
     tied_time = tied_both = 0
-    for s, m, f in zip(starts.tolist(), mids.tolist(), ends.tolist(), strict=True):
+    for s, m, f in zip(*bounds, strict=True):
         if m > s:
             r = rank[s:m]
             # An earlier event with a higher score than this event is concordant (it
             # failed first with the higher score); lower, discordant; equal, tied.
             at_or_below = cum_events[r]
             equal = events_before[r]
-            conc[s:m] += n_events - at_or_below
-            disc[s:m] += at_or_below - equal
-            tied[s:m] += equal
+            conc[s:m] = n_events - at_or_below
+            disc[s:m] = at_or_below - equal
+            tied[s:m] = equal
             np.add.at(events_before, r, 1)
-            np.add.at(rows_before, r, 1)
             same = events_before[r] - equal  # events at this time and score, itself too
             tied_both += int((same - 1).sum())
             tied_time += int(((m - s) - same).sum())
             n_events += m - s
-            cum_events = np.cumsum(events_before)
-            # Rows outliving these events: from m on = all rows minus the rows before m.
-            cum_rows = np.cumsum(rows_before)
-            below = total_below[r] - (cum_rows[r] - rows_before[r])
-            equal = total[r] - rows_before[r]
-            conc[s:m] += below
-            tied[s:m] += equal
-            disc[s:m] += (n - m) - below - equal
+            np.cumsum(events_before, out=cum_events)
         if f > m:
             r = rank[m:f]
             at_or_below = cum_events[r]
             equal = events_before[r]
-            conc[m:f] += n_events - at_or_below
-            disc[m:f] += at_or_below - equal
-            tied[m:f] += equal
-            np.add.at(rows_before, r, 1)
+            conc[m:f] = n_events - at_or_below
+            disc[m:f] = at_or_below - equal
+            tied[m:f] = equal
     return conc, disc, tied, tied_time // 2, tied_both // 2
 
 
+def _later_row_counts(
+    rank: IntArray, bounds: Bounds, n_ranks: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Per event, the concordant, discordant and tied-score pairs it forms with the
+    rows outliving it (:func:`_time_grid_pair_counts`); 0 for censored rows."""
+    n = rank.size
+    conc = np.zeros(n, dtype=np.int64)
+    disc = np.zeros(n, dtype=np.int64)
+    tied = np.zeros(n, dtype=np.int64)
+    total = np.bincount(rank, minlength=n_ranks)
+    total_below = np.cumsum(total) - total
+    rows_before = np.zeros(n_ranks, dtype=np.int64)  # ranks of all rows so far
+    cum_rows = np.empty(n_ranks, dtype=np.int64)  # its cumulative sums, in place
+    for s, m, f in zip(*bounds, strict=True):
+        if m > s:
+            r = rank[s:m]
+            np.add.at(rows_before, r, 1)
+            # Rows outliving these events: from m on = all rows minus the rows before m.
+            np.cumsum(rows_before, out=cum_rows)
+            below = total_below[r] - (cum_rows[r] - rows_before[r])
+            equal = total[r] - rows_before[r]
+            conc[s:m] = below
+            tied[s:m] = equal
+            disc[s:m] = (n - m) - below - equal
+        if f > m:
+            np.add.at(rows_before, rank[m:f], 1)
+    return conc, disc, tied
+
+
 def concordance_index(
-    durations: Array, events: NDArray[np.bool_], risk: Array, *, alpha: float = 0.05
+    durations: Array,
+    events: NDArray[np.bool_],
+    risk: Array,
+    *,
+    alpha: float = 0.05,
+    threads: int = 1,
 ) -> ConcordanceResult:
     """Harrell's C and its standard error, as R's ``coxph(...)$concordance``.
 
@@ -252,6 +307,9 @@ def concordance_index(
         Scores are compared exactly (equal floats are tied).
     alpha : float, default 0.05
         1 - confidence level of the normal CI.
+    threads : int, default 1
+        With 2 or more, the two sweeps of the time-by-time count run side by side
+        (:func:`_time_grid_pair_counts`; the result never depends on it).
 
     Returns
     -------
@@ -269,9 +327,12 @@ def concordance_index(
     # tied events by decreasing score (the merge sort then counts a non-comparable
     # tied-event pair as concordant or tied, and removes it exactly). This is
     # lexsort((-score, ~e, t)), built from one float sort (which also ranks the scores)
-    # and one stable sort of small integer keys.
+    # and one stable sort of small integer keys. The float sort need not be stable:
+    # rows it may leave in either order have equal times, events and scores, hence
+    # equal counts, so every array below is the same (numpy's default sort, vectorised:
+    # 0.16 -> 0.045 s at 10^6 rows, 2 December 2026).
     n = t.size
-    by_score = np.argsort(-score, kind="stable")
+    by_score = np.argsort(-score)
     descending = np.cumsum(np.r_[True, score[by_score][1:] != score[by_score][:-1]]) - 1
     n_ranks = int(descending[-1]) + 1 if n else 0
     rank_of = np.empty(n, dtype=np.int64)
@@ -283,7 +344,9 @@ def concordance_index(
     order = by_score[np.argsort(key[by_score], kind="stable")]
     ts, es, rank = t[order], e[order], rank_of[order]
     if 0 < n_times <= GRID_MAX_TIMES:
-        conc_i, disc_i, tied_i, tied_time, tied_both = _time_grid_pair_counts(ts, es, rank)
+        conc_i, disc_i, tied_i, tied_time, tied_both = _time_grid_pair_counts(
+            ts, es, rank, threads=threads
+        )
     else:
         conc_i, disc_i, tied_i, tied_time, tied_both = _merge_sort_pair_counts(ts, es, rank)
     concordant = int(conc_i.sum() // 2)

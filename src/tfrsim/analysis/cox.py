@@ -71,7 +71,8 @@ _NOT_CONVERGED_MARKERS: tuple[str, ...] = (
 _DURATION, _EVENT = "duration_months", "event"
 #: From this many rows, given 2 threads, the concordance (with the other fit
 #: statistics) runs beside the PH test: the two are the longest steps after the fit
-#: (~0.45 and ~0.12 s at 10^6 rows, measured 2 December 2026).
+#: (~0.45 and ~0.12 s at 10^6 rows, measured 2 December 2026), and the concordance's
+#: two sweeps run side by side (~0.12 s each; they end the analysis stage).
 CONCURRENT_MIN_ROWS: int = 100_000
 #: Newton–Raphson stopping rule. lifelines' default (relative log-likelihood change
 #: < 1e-9, as R's coxph) stops with coefficients ~5e-6 from the maximum; a few more
@@ -360,8 +361,8 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams, *, threads: int = 1) -> 
         Uses ``cox_covariates``, ``alpha`` and ``ph_test``.
     threads : int, default 1
         With 2 or more and at least :data:`CONCURRENT_MIN_ROWS` rows, the fit
-        statistics (concordance) and the PH test run side by side in two threads
-        (results never depend on it).
+        statistics (concordance) and the PH test run side by side in two threads, and
+        the concordance's two sweeps side by side too (results never depend on it).
 
     Returns
     -------
@@ -445,11 +446,13 @@ def fit_cox(data: pd.DataFrame, params: AnalysisParams, *, threads: int = 1) -> 
                 fitted.coef,
                 ties=fitted.ties,
                 logliks=fitted.logliks,
+                threads=threads if concurrent else 1,
             ), ""
         except Exception as exc:  # reported, never fatal
             return None, f"fit statistics failed: {type(exc).__name__}: {exc}"
 
-    side_by_side = threads >= 2 and params.ph_test and n >= CONCURRENT_MIN_ROWS
+    concurrent = threads >= 2 and n >= CONCURRENT_MIN_ROWS
+    side_by_side = concurrent and params.ph_test
     pool = ThreadPoolExecutor(max_workers=1) if side_by_side else None
     pending = pool.submit(fit_statistics) if pool is not None else None
     ph = _empty_ph()

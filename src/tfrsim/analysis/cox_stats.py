@@ -112,6 +112,7 @@ def cox_fit_statistics(
     *,
     ties: _Ties | None = None,
     logliks: tuple[float, float] | None = None,
+    threads: int = 1,
 ) -> CoxFitStatistics:
     """Log-likelihoods, LR test, AIC and concordance of a fitted Cox model.
 
@@ -131,6 +132,8 @@ def cox_fit_statistics(
         Log partial likelihoods at ``coef`` and at 0 already computed on ``ties``
         (:attr:`~tfrsim.analysis.efron.EfronFit.loglik` and ``loglik_null``: the same
         numbers, not computed again).
+    threads : int, default 1
+        Threads of the concordance (:func:`~tfrsim.analysis.concordance.concordance_index`).
 
     Returns
     -------
@@ -161,7 +164,7 @@ def cox_fit_statistics(
         p=float(chi2_sf(lr, p)),
         log10_p=float(log10_p_chi2(lr, p)),
         aic=-2.0 * loglik + 2.0 * p,
-        concordance=concordance_index(t, e, xm @ beta),
+        concordance=concordance_index(t, e, xm @ beta, threads=threads),
         n=int(t.size),
         n_events=int(e.sum()),
     )
