@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hydra.errors import HydraException
 
 from tfrsim.checks import ConfigError
 from tfrsim.config.compose import compose_config
 from tfrsim.config.translate import to_params
-from tfrsim.draws import PosteriorDraws, draws_for, load_draws
+from tfrsim.draws import DrawsError, PosteriorDraws, check_applies, draws_for, load_draws
 from tfrsim.prediction import N_LARGE, TrialPrediction, predict_trial, score_published
 from tfrsim.study import StudyParams
 
@@ -32,6 +33,22 @@ def load_design(overrides: Sequence[str] = (), config_dir: Path | None = None) -
     """A trial's design composed as ``tfrsim [--config-dir DIR] overrides`` would."""
     extra = [search_path_override(config_dir)] if config_dir is not None else []
     return to_params(compose_config([*extra, *overrides]))
+
+
+def check_given_draws(
+    draws: PosteriorDraws, design: StudyParams, config_dir: Path | None = None
+) -> None:
+    """Refuse draws (given with ``draws=``/``--draws``) that do not belong to the trial's
+    model: :func:`tfrsim.draws.check_applies` against ``model=<draws.model>`` composed
+    with the same search path."""
+    try:
+        reference = load_design([f"model={draws.model}"], config_dir).model
+    except HydraException:
+        raise DrawsError(
+            f"posterior draws file {draws.path} was made around model={draws.model}, which "
+            "is not a model config here (conf/model or --config-dir)"
+        ) from None
+    check_applies(draws, design.model_name, design.model, reference)
 
 
 def reference_points(trial: str) -> pd.DataFrame | None:
@@ -110,7 +127,10 @@ def predict(
     config_dir : path, optional
         A folder of your own YAMLs, added to the search path.
     draws : PosteriorDraws or path, optional
-        Parameter draws (default: the packaged draws of the trial's model).
+        Parameter draws (default: the packaged draws of the trial's model). Given
+        draws must belong to the trial's model (:func:`check_given_draws`), e.g. the
+        ``loo.draws.json`` of ``tfrsim-calibrate leave_out=... loo.draws=true`` with
+        ``model=<its start_model>``.
     published : DataFrame, True or False/None
         Points to score (columns month, survival, lower, upper); True: the reference
         data of a calibration trial; False/None: none.
@@ -120,14 +140,19 @@ def predict(
     Returns
     -------
     Prediction
+
+    Raises
+    ------
+    DrawsError
+        Draws missing, corrupt, or not of the trial's model (the message names them).
     """
-    design = load_design(overrides, Path(config_dir) if config_dir is not None else None)
+    folder = Path(config_dir) if config_dir is not None else None
+    design = load_design(overrides, folder)
     if draws is None:
         stored = draws_for(design.model_name, design.model)
-    elif isinstance(draws, PosteriorDraws):
-        stored = draws
     else:
-        stored = load_draws(draws)
+        stored = draws if isinstance(draws, PosteriorDraws) else load_draws(draws)
+        check_given_draws(stored, design, folder)
     points = reference_points(design.trial_name) if published is True else published
     points = None if points is False or points is None or len(points) == 0 else points
     months = list(design.analysis.milestones_months)
