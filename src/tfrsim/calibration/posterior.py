@@ -71,6 +71,7 @@ from tfrsim.draws import (
     model_yaml_hash,
 )
 from tfrsim.files import write_text
+from tfrsim.jsonsafe import json_safe
 from tfrsim.random import stream
 
 log = logging.getLogger("tfrsim")
@@ -90,6 +91,12 @@ BASE_PRIOR_SD = 1.0
 N_DRAWS = 200
 
 Function = Callable[[NDArray[np.float64]], float]
+
+
+def n_walkers(k: int) -> int:
+    """emcee walkers for ``k`` parameters: 2k + 2, at least 8 (emcee needs more than 2k;
+    ASSUMPTION: the margin and the floor keep the stretch move mixing at small k)."""
+    return max(2 * k + 2, 8)
 
 
 class PosteriorError(ValueError):
@@ -413,7 +420,7 @@ def emcee_draws(
             "the sampler needs the emcee package (a tfrsim dependency): pip install emcee"
         ) from None
     k = centre.size
-    walkers = max(2 * k + 2, 8)
+    walkers = n_walkers(k)
     rng = stream("posterior", seed=seed, replicate=0, block=2)
     start = centre + scale * rng.standard_normal((walkers, k)) * 0.1
     mean = np.zeros(k) if prior_mean is None else np.asarray(prior_mean, dtype=float)
@@ -642,7 +649,9 @@ def sample_objective(
             "fitted_to": list(fitted_to),
         },
         **(provenance or {}),
-        **extra,
+        # NaN (e.g. an autocorrelation time a short chain cannot estimate) as null: the
+        # draws file is strict JSON.
+        **json_safe(extra),
     }
     draws = PosteriorDraws(
         path=None,
@@ -712,6 +721,51 @@ def posterior(
     )
 
 
+def summary_lines(run: PosteriorRun) -> list[str]:
+    """What ``tfrsim-posterior`` prints about its draws: each parameter's estimate and
+    95 % interval, the Laplace or emcee diagnostics, and warnings."""
+    d = run.draws
+    lines: list[str] = []
+    lines.append(f"{'parameter':>24} {'estimate':>11} {'2.5%':>11} {'97.5%':>11}")
+    for j, name in enumerate(d.parameters):
+        lo, hi = np.percentile(d.values[:, j], [2.5, 97.5])
+        lines.append(f"{name:>24} {d.centre[name]:11.4g} {lo:11.4g} {hi:11.4g}")
+    if run.laplace is not None:
+        lap = run.laplace
+        lines.append(
+            f"Laplace: {lap.evaluations} evaluations in {lap.seconds:.0f} s; condition "
+            f"number {lap.check.condition:.3g}; SD ratio (steps x{d.provenance['step_ratio']:g}"
+            f" / base) {np.round(lap.sd_ratio, 2).tolist()}"
+        )
+        off = [
+            n
+            for n, r in zip(d.parameters, lap.sd_ratio, strict=True)
+            if not (1 / SD_RATIO_WARN <= r <= SD_RATIO_WARN)
+        ]
+        if off:
+            lines.append(
+                f"WARNING: the SDs of {off} change by more than x{SD_RATIO_WARN:g} between the "
+                "two step sizes: the objective is not quadratic there (or its Monte-Carlo "
+                "roughness matters); the Gaussian form is poor along them — consider "
+                "--method emcee, or more patients per trial (--n-per-trial)"
+            )
+    if d.provenance.get("method") == "emcee":
+        prov = d.provenance
+        tau = [t for t in prov["autocorr_steps"] if t is not None]
+        lines.append(
+            f"emcee: {prov['walkers']} walkers x {prov['steps']} steps ({prov['burn']} burn-in), "
+            f"acceptance {prov['acceptance']:.2f}, autocorrelation {prov['autocorr_steps']} steps, "
+            f"~{prov['effective_samples'] or float('nan'):.0f} effective samples; "
+            f"{prov['seconds']:.0f} s"
+        )
+        if not tau or prov["steps"] - prov["burn"] < 10 * max(tau):
+            lines.append(
+                "WARNING: the kept chain is shorter than 10 autocorrelation times: "
+                "raise --mcmc-steps (loo.mcmc_steps in tfrsim-calibrate)"
+            )
+    return lines
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tfrsim-posterior",
@@ -763,43 +817,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     out = args.out or draws_path(args.model)
     write_text(out, run.draws.to_json())
+    print("\n".join(summary_lines(run)))
     d = run.draws
-    print(f"{'parameter':>24} {'estimate':>11} {'2.5%':>11} {'97.5%':>11}")
-    for j, name in enumerate(d.parameters):
-        lo, hi = np.percentile(d.values[:, j], [2.5, 97.5])
-        print(f"{name:>24} {d.centre[name]:11.4g} {lo:11.4g} {hi:11.4g}")
-    if run.laplace is not None:
-        lap = run.laplace
-        print(
-            f"Laplace: {lap.evaluations} evaluations in {lap.seconds:.0f} s; condition "
-            f"number {lap.check.condition:.3g}; SD ratio (steps x{d.provenance['step_ratio']:g}"
-            f" / base) {np.round(lap.sd_ratio, 2).tolist()}"
-        )
-        off = [
-            n
-            for n, r in zip(d.parameters, lap.sd_ratio, strict=True)
-            if not (1 / SD_RATIO_WARN <= r <= SD_RATIO_WARN)
-        ]
-        if off:
-            print(
-                f"WARNING: the SDs of {off} change by more than x{SD_RATIO_WARN:g} between the "
-                "two step sizes: the objective is not quadratic there (or its Monte-Carlo "
-                "roughness matters); the Gaussian form is poor along them — consider "
-                "--method emcee, or more patients per trial (--n-per-trial)"
-            )
-    if d.provenance.get("method") == "emcee":
-        prov = d.provenance
-        tau = prov["autocorr_steps"]
-        print(
-            f"emcee: {prov['walkers']} walkers x {prov['steps']} steps ({prov['burn']} burn-in), "
-            f"acceptance {prov['acceptance']:.2f}, autocorrelation {tau} steps, "
-            f"~{prov['effective_samples']:.0f} effective samples; {prov['seconds']:.0f} s"
-        )
-        if prov["steps"] - prov["burn"] < 10 * max(tau):
-            print(
-                "WARNING: the kept chain is shorter than 10 autocorrelation times: "
-                "raise --mcmc-steps"
-            )
     print(f"wrote {d.n_draws} draws to {out}")
 
 
