@@ -54,7 +54,7 @@ from tfrsim.exits import run_command
 from tfrsim.files import atomic_path, write_text
 from tfrsim.jsonsafe import json_safe
 from tfrsim.output import RunDirNotEmptyError, ensure_fresh
-from tfrsim.predict_cli import format_prediction, write_prediction
+from tfrsim.predict_api import format_prediction, write_prediction
 
 log = logging.getLogger("tfrsim")
 
