@@ -16,7 +16,7 @@ from tfrsim.checks import ConfigError
 from tfrsim.config.compose import load_params
 from tfrsim.draws import PosteriorDraws, draw_index, model_value
 from tfrsim.output.run import summary
-from tfrsim.predict_cli import write_prediction
+from tfrsim.predict_api import write_prediction
 from tfrsim.prediction import grouped_survival_at, predict_trial
 
 NAMES = ("theta0", "latency_sigma", "effects.prior_ifn")
