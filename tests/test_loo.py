@@ -31,6 +31,7 @@ SRC = Path(tfrsim.__file__).resolve().parent.parent
 #: A tiny leave-one-out run: TWISTER left out, three parameters fitted, one held.
 FITTED = ("theta0", "latency_sigma", "effects.prior_ifn")
 DRAWN = ("theta0", "latency_sigma")
+HELD = "effects.prior_ifn"
 N_DRAWS, N_LARGE = 10, 200
 
 
@@ -75,23 +76,29 @@ def loo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_loo_draws_written_loadable_and_centred_at_the_fit(loo_run: Path) -> None:
     """Catches draws not written or not loadable by ``tfrsim-predict`` (load_draws), draws
-    centred at the start model instead of the leave-one-out fit, held parameters drawn
-    anyway, or provenance that does not say which trial was left out. The centre is
+    centred at the start model instead of the leave-one-out fit, a held parameter drawn
+    anyway or lost (applied to the start model, the prediction would use the start
+    model's value, fitted with the left-out trial), or provenance that does not say
+    which trial was left out. The centre is
     compared with the fit's own ``calibrated_model.yaml`` (written by another path) and
     with the start model ``conf/model/calibrated.yaml`` it must have moved away from."""
     draws = load_draws(loo_run / LOO_DRAWS)
     assert (draws.model, draws.model_name) == ("calibrated", "clonal")
-    assert draws.parameters == DRAWN
+    assert draws.parameters == (*DRAWN, HELD)
     assert draws.n_draws == N_DRAWS
     fit = OmegaConf.load(loo_run / "calibrated_model.yaml")
     start = load_params(["model=calibrated"]).model
     for name in DRAWN:
         assert draws.centre[name] == pytest.approx(float(fit[name]), rel=1e-12)
+    # The held parameter travels at the fit's value, not the start model's.
+    held = draws.values[:, draws.parameters.index(HELD)]
+    assert np.all(held == pytest.approx(float(fit.effects.prior_ifn), rel=1e-12))
+    assert held[0] != pytest.approx(model_value(start, HELD), rel=1e-6)
     assert draws.centre["theta0"] != pytest.approx(model_value(start, "theta0"), rel=1e-6)
     prov = draws.provenance
     assert prov["objective"]["leave_out"] == "twister"
     assert prov["objective"]["trials"] == ["stim1", "stim2"]
-    assert prov["fixed_at_estimate"] == ["effects.prior_ifn"]
+    assert prov["fixed_at_estimate"] == [HELD]
     fit_bytes = (loo_run / "calibrated_model.yaml").read_bytes()
     assert prov["fit_yaml_sha256"] == hashlib.sha256(fit_bytes).hexdigest()
     assert not any(line.startswith("twister") for line in prov["objective"]["fitted_to"])

@@ -609,7 +609,8 @@ def sample_objective(
     fitted_to : sequence of str
         The targets, as the calibrated model's provenance lists them.
     fixed_at_estimate : sequence of str
-        Fitted parameters held at the estimate (not drawn).
+        Fitted parameters held at the estimate (not sampled; stored as constant columns
+        at their values in ``objective.model``).
     written_by : str
     provenance : mapping, optional
         Further provenance entries (e.g. the fit's own YAML).
@@ -653,13 +654,21 @@ def sample_objective(
         # draws file is strict JSON.
         **json_safe(extra),
     }
+    # Held parameters are stored too, as constant columns at the estimate: a draw then
+    # replaces every parameter the fit changed, also when the draws apply to a model
+    # other than the fit (a leave-one-out fit's draws applied to its start model).
+    held = [n for n in fixed_at_estimate if n not in names]
+    values = natural_draws(objective.model, names, search)
+    constant = [model_value(objective.model, n) for n in held]
+    values = np.column_stack([values, np.tile(constant, (values.shape[0], 1))])
+    parameters = (*names, *held)
     draws = PosteriorDraws(
         path=None,
         model=model,
         model_name=model_name_of(objective.model),
-        parameters=tuple(names),
-        centre={nm: model_value(objective.model, nm) for nm in names},
-        values=natural_draws(objective.model, names, search),
+        parameters=parameters,
+        centre={nm: model_value(objective.model, nm) for nm in parameters},
+        values=values,
         provenance=record,
     )
     return PosteriorRun(draws=draws, laplace=lap)
