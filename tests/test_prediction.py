@@ -16,7 +16,7 @@ from tfrsim.checks import ConfigError
 from tfrsim.config.compose import load_params
 from tfrsim.draws import PosteriorDraws, draw_index, model_value
 from tfrsim.output.run import summary
-from tfrsim.predict_cli import write_prediction
+from tfrsim.predict_api import write_prediction
 from tfrsim.prediction import grouped_survival_at, predict_trial
 
 NAMES = ("theta0", "latency_sigma", "effects.prior_ifn")
@@ -174,3 +174,51 @@ def test_uncertainty_posterior(
     assert "posterior_draw" not in summary(
         tfrsim.run_study(load_params(["cohort.n_patients=200"]), keep_visits=0)
     )
+
+
+def test_given_draws_must_belong_to_the_trials_model(
+    tmp_path: Path, fake_draws: PosteriorDraws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Catches draws given with ``--draws`` applied to a model they were not made for:
+    another registered model, a drawn parameter the model lacks, or a model whose
+    parameters the draws do not replace differ from those the draws were sampled with
+    (e.g. leave-one-out draws of a fit started from ``calibrated`` predicted with
+    ``model=clonal``). The parameters that must be named are read independently from
+    the calibrated model's YAML: its fitted parameters (where it differs from
+    ``clonal.yaml``) minus the drawn ones. Each refusal comes before any simulation,
+    and the command exits 2 naming the file."""
+    import ast
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from tfrsim.draws import MODEL_DIR, DrawsError
+
+    with pytest.raises(DrawsError, match="holds draws of a 'immune' model"):
+        tfrsim.predict(
+            ["trial=twister"], draws=dataclasses.replace(fake_draws, model_name="immune")
+        )
+    alien = dataclasses.replace(
+        fake_draws,
+        parameters=("theta0", "latency_sigma", "control_probability"),
+        centre={"theta0": 1.0, "latency_sigma": 1.0, "control_probability": 0.2},
+    )
+    with pytest.raises(DrawsError, match="'control_probability', which is not a numeric"):
+        tfrsim.predict(["trial=twister"], draws=alien)
+    fitted = OmegaConf.load(MODEL_DIR / "calibrated.yaml").provenance.fitted_parameters
+    expected = sorted(set(fitted) - set(NAMES))
+    with pytest.raises(DrawsError, match="differs from it") as info:
+        tfrsim.predict(["trial=twister", "model=clonal"], draws=fake_draws)
+    named = str(info.value).split("replace: ")[1].split("]")[0] + "]"
+    assert sorted(ast.literal_eval(named)) == expected
+    path = tmp_path / "x.draws.json"
+    path.write_text(fake_draws.to_json())
+    from tfrsim.predict_cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["trial=twister", "model=clonal", "--draws", str(path), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert "model=calibrated" in err
+    assert not (tmp_path / "o").exists()

@@ -264,6 +264,62 @@ def matches_centre(draws: PosteriorDraws, model_name: str, model: Any) -> bool:
         return False
 
 
+def differing_parameters(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the parameters that differ between two model dataclasses."""
+    if dataclasses.is_dataclass(a) and not isinstance(a, type) and type(a) is type(b):
+        found: list[str] = []
+        for f in dataclasses.fields(a):
+            found += differing_parameters(
+                getattr(a, f.name), getattr(b, f.name), prefix + f.name + "."
+            )
+        return found
+    return [] if a == b else [prefix.removesuffix(".")]
+
+
+def check_applies(draws: PosteriorDraws, model_name: str, model: Any, reference: Any) -> None:
+    """Refuse draws given explicitly for a model they were not made for.
+
+    Parameters
+    ----------
+    draws : PosteriorDraws
+    model_name, model : str, model dataclass
+        The registered model and parameters of the trial to be predicted.
+    reference : model dataclass
+        The parameters of the model config the draws name (``draws.model``). A draw
+        replaces only the drawn parameters, so every other parameter of ``model`` must
+        be the one the draws were sampled with.
+
+    Raises
+    ------
+    DrawsError
+        Another registered model, a drawn parameter the model lacks, or other
+        parameters that differ from ``draws.model``'s; the message names the file.
+    """
+    source = f"posterior draws file {draws.path}" if draws.path else "the posterior draws given"
+    if draws.model_name != model_name:
+        raise DrawsError(
+            f"{source} holds draws of a {draws.model_name!r} model; the trial's model is "
+            f"{model_name!r} (choose it with model={draws.model})"
+        )
+    for name in draws.parameters:
+        try:
+            model_value(model, name)
+        except (DrawsError, TypeError, ValueError):
+            raise DrawsError(
+                f"{source} draws {name!r}, which is not a numeric parameter of the "
+                f"trial's {model_name!r} model"
+            ) from None
+    differ = differing_parameters(
+        apply_values(model, draws.centre), apply_values(reference, draws.centre)
+    )
+    if differ:
+        raise DrawsError(
+            f"{source} was made around model={draws.model}; the trial's model differs from "
+            f"it in parameters the draws do not replace: {differ} (predict with "
+            f"model={draws.model} and no model.* overrides of those parameters)"
+        )
+
+
 @functools.lru_cache(maxsize=8)
 def _packaged(directory: Path) -> tuple[PosteriorDraws, ...]:
     found = []

@@ -17,76 +17,17 @@ interval, as are points given with ``--point MONTH:SURVIVAL[:LOWER:UPPER]``. Wri
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from tfrsim.checks import ConfigError
 from tfrsim.draws import DrawsError
-from tfrsim.files import atomic_path, write_text
-from tfrsim.jsonsafe import json_safe
-from tfrsim.predict_api import Prediction, parse_point, predict
-from tfrsim.prediction import N_LARGE, prediction_record
-
-
-def format_prediction(result: Prediction) -> str:
-    """A short plain-text table (percentages for shares and survival)."""
-    p = result.prediction
-    lines = [
-        f"{p.design.trial_name}: n = {p.n_trial}, {p.n_draws} parameter draws x "
-        f"{p.n_large} patients ({p.n_cohorts} trial-sized cohorts each), seed {p.seed}",
-        f"{'quantity':>24} {'month':>5} {'expected':>8} {'95% (parameters)':>17} "
-        f"{'95% prediction':>16} {'published':>9} {'z':>5}",
-    ]
-    for r in result.table.to_dict("records"):
-        scale = 1.0 if r["quantity"] == "median_relapse_month" else 100.0
-        month = "" if not np.isfinite(r["month"]) else f"{r['month']:5.0f}"
-        pub = r.get("published", np.nan)
-        pub_text = f"{scale * pub:9.1f}" if pd.notna(pub) else f"{'':9}"
-        z_text = f"{r['z']:5.2f}" if pd.notna(r.get("z", np.nan)) else ""
-        mark = "" if pd.isna(pub) else ("  inside" if r["inside"] else "  OUTSIDE")
-        lines.append(
-            f"{r['quantity']:>24} {month:>5} {scale * r['expectation']:8.1f} "
-            f"[{scale * r['param_lower']:6.1f}, {scale * r['param_upper']:6.1f}] "
-            f"[{scale * r['pi_lower']:6.1f}, {scale * r['pi_upper']:6.1f}] {pub_text} "
-            f"{z_text:>5}{mark}"
-        )
-    return "\n".join(lines)
-
-
-def write_prediction(result: Prediction, folder: Path) -> None:
-    """``prediction.csv``, ``prediction.json`` and ``prediction.png`` (same inputs and
-    seed ⇒ byte-identical CSV and JSON)."""
-    p = result.prediction
-    with atomic_path(folder / "prediction.csv") as tmp:
-        result.table.to_csv(tmp, index=False, float_format="%.10g")
-    record = {
-        **prediction_record(p, result.draws),
-        "all_published_inside": result.all_inside,
-        "table": result.table.to_dict("records"),
-        "curve": {"month": p.grid.tolist(), **{k: v.tolist() for k, v in p.curve.items()}},
-    }
-    write_text(folder / "prediction.json", json.dumps(json_safe(record), indent=1) + "\n")
-    from tfrsim.plots import close_figure
-    from tfrsim.plots.prediction import plot_prediction
-    from tfrsim.plots.style import DEFAULT_DPI, save_figure, trial_title
-
-    ax = plot_prediction(
-        p.grid,
-        p.curve,
-        n_trial=p.n_trial,
-        published=result.published,
-        title=f"{trial_title(p.design.trial_name)}: predicted with parameter uncertainty",
-    )
-    figure = ax.get_figure(root=True)
-    assert figure is not None
-    save_figure(figure, folder / "prediction", ("png",), DEFAULT_DPI)
-    close_figure(figure)
+from tfrsim.predict_api import format_prediction, parse_point, predict, write_prediction
+from tfrsim.prediction import N_LARGE
 
 
 def _new_folder(out: Path | None, trial: str) -> Path:

@@ -4,6 +4,8 @@ tfrsim-calibrate                      # fit, write a fit report under results/ca
 tfrsim-calibrate install=true         # ... and make the fit the default model
 tfrsim-calibrate profile.enabled=true # ... with profile-likelihood intervals
 tfrsim-calibrate leave_out=stim2      # fit on the other two trials, predict STIM2 (loo.csv)
+tfrsim-calibrate leave_out=stim2 loo.draws=true  # ... and through tfrsim-predict with
+                                      # the fit's posterior (loo.draws.json, prediction/)
 tfrsim-reproduce                      # the three trials at the default (calibrated) model
 """
 
@@ -11,6 +13,7 @@ import json
 import logging
 import shutil
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,17 @@ from tfrsim.calibration.fit import (
     profile,
     profile_intervals,
 )
+from tfrsim.calibration.loo import (
+    LOO_DRAWS,
+    PREDICTION_FOLDER,
+    loo_objective,
+    loo_posterior,
+    predict_left_out,
+    rerun_command,
+)
 from tfrsim.calibration.objective import EFFECT_PRIORS, PRIOR_SOURCES, fittable, model_name_of
 from tfrsim.calibration.params import CalibrateParams, ReproduceParams
+from tfrsim.calibration.posterior import summary_lines
 from tfrsim.calibration.report import Reproduction, reproduce
 from tfrsim.calibration.targets import Targets, load_targets
 from tfrsim.checks import ConfigError
@@ -40,7 +52,9 @@ from tfrsim.config.translate import model_params, plain
 from tfrsim.draws import DrawsError, PosteriorDraws, draws_for
 from tfrsim.exits import run_command
 from tfrsim.files import atomic_path, write_text
+from tfrsim.jsonsafe import json_safe
 from tfrsim.output import RunDirNotEmptyError, ensure_fresh
+from tfrsim.predict_api import format_prediction, write_prediction
 
 log = logging.getLogger("tfrsim")
 
@@ -51,6 +65,59 @@ INSTALLED_MODEL = CONFIG_DIR / "model" / "calibrated.yaml"
 def _model(option: str) -> Any:
     """The parameters of the ``conf/model`` option ``option`` (any registered model)."""
     return load_params([f"model={option}"]).model
+
+
+def targets_fitted(result: CalibrationResult, targets: Targets) -> list[str]:
+    """The targets a fit was scored on, one line each, with their sources (a left-out
+    trial's milestones and timing facts are not among them)."""
+    out = result.leave_out
+    fitted_to = [
+        f"{m.trial} MRFS {m.month:g} mo = {100 * m.survival:g}% (SE {100 * m.se:.1f}, "
+        f"{m.se_basis}; {m.source})"
+        for m in targets.milestones
+        if m.trial != out
+    ]
+    t = targets.timing
+    if out != "stim1":
+        fitted_to.append(
+            f"stim1 median relapse month {t.stim1_median_relapse_month:g} (SE "
+            f"{t.stim1_median_relapse_se:g}; etienne2017_abs)"
+        )
+    if out != "twister":
+        fitted_to += [
+            f"twister share of relapses after month {t.twister_late_after_month:g} <= "
+            f"{t.twister_max_late_share:g} (ross2013_abs)",
+            f"twister share of relapses by month {t.twister_early_by_month:g} >= "
+            f"{t.twister_min_early_share:g} (ross2013_abs)",
+        ]
+    f = targets.fluctuation
+    r = targets.restart_mix
+    if "fluctuation" in result.extra_targets and f.trial != out:
+        fitted_to.append(
+            f"{f.trial} non-relapsers with a positive test {f.share:g} (SE {f.se:g}; "
+            f"{f.source}, approximate)"
+        )
+    pooled = [x for x in r.trials if x != out]
+    if "restart_mix" in result.extra_targets and pooled:
+        fitted_to.append(
+            f"restarts without MMR loss {r.without_mmr_loss} of {r.restarts} "
+            f"({'binomial lower bound' if r.one_sided else 'binomial'}; {r.source}) vs "
+            f"STIM-rule events without latent MMR loss in {', '.join(pooled)}"
+        )
+    if "duration_gain" in result.extra_targets:
+        g = targets.duration_gain
+        fitted_to.append(
+            f"MRFS gain at {g.month:g} mo per imatinib year from {g.from_years:g} y "
+            f"{100 * g.gain:g} points (SE {100 * g.se:g}; {g.source})"
+        )
+    fitted_to += [
+        f"prior on effects.{k}: normal({m:.3f}, {s:.3f}) ({PRIOR_SOURCES[k]})"
+        for k, (m, s) in EFFECT_PRIORS.items()
+        if f"effects.{k}" in result.names
+    ]
+    if out:
+        fitted_to.append(f"left out of the fit: {out}")
+    return fitted_to
 
 
 def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, seed: int) -> str:
@@ -71,40 +138,7 @@ def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, se
             values[name] = float(getattr(result.model, name))
     if effects:
         values["effects"] = effects
-    fitted_to = [
-        f"{m.trial} MRFS {m.month:g} mo = {100 * m.survival:g}% (SE {100 * m.se:.1f}, "
-        f"{m.se_basis}; {m.source})"
-        for m in targets.milestones
-    ]
-    t = targets.timing
-    fitted_to += [
-        f"stim1 median relapse month {t.stim1_median_relapse_month:g} (SE "
-        f"{t.stim1_median_relapse_se:g}; etienne2017_abs)",
-        f"twister share of relapses after month {t.twister_late_after_month:g} <= "
-        f"{t.twister_max_late_share:g} (ross2013_abs)",
-        f"twister share of relapses by month {t.twister_early_by_month:g} >= "
-        f"{t.twister_min_early_share:g} (ross2013_abs)",
-    ]
-    f = targets.fluctuation
-    r = targets.restart_mix
-    if "fluctuation" in result.extra_targets:
-        fitted_to.append(
-            f"{f.trial} non-relapsers with a positive test {f.share:g} (SE {f.se:g}; "
-            f"{f.source}, approximate)"
-        )
-    if "restart_mix" in result.extra_targets:
-        fitted_to.append(
-            f"restarts without MMR loss {r.without_mmr_loss} of {r.restarts} "
-            f"({'binomial lower bound' if r.one_sided else 'binomial'}; {r.source}) vs "
-            f"STIM-rule events without latent MMR loss in {', '.join(r.trials)}"
-        )
-    fitted_to += [
-        f"prior on effects.{k}: normal({m:.3f}, {s:.3f}) ({PRIOR_SOURCES[k]})"
-        for k, (m, s) in EFFECT_PRIORS.items()
-        if f"effects.{k}" in result.names
-    ]
-    if result.leave_out:
-        fitted_to.append(f"left out of the fit: {result.leave_out}")
+    fitted_to = targets_fitted(result, targets)
     values["provenance"] = {
         "written_by": "tfrsim-calibrate",
         "tfrsim_version": __version__,
@@ -239,7 +273,8 @@ def _leave_one_out(
     designs: dict[str, Any],
     folder: Path,
 ) -> Path:
-    """Predict the left-out trial's milestones from the fit on the others (loo.csv)."""
+    """Predict the left-out trial's milestones from the fit on the others (loo.csv);
+    with ``loo.draws``, also through ``tfrsim-predict`` with the fit's posterior."""
     assert p.leave_out is not None
     table = predict_trial(
         result.model,
@@ -251,7 +286,7 @@ def _leave_one_out(
     )
     with atomic_path(folder / "loo.csv") as tmp:
         table.to_csv(tmp, index=False)
-    summary = {
+    summary: dict[str, Any] = {
         "leave_out": p.leave_out,
         "objective_on_fitted_trials": result.objective,
         "converged": result.converged,
@@ -259,11 +294,76 @@ def _leave_one_out(
         "fitted": natural_values(result.model, result.names, result.estimate),
         "prediction": table.to_dict("records"),
     }
-    write_text(folder / "calibration.json", json.dumps(summary, indent=2, default=float) + "\n")
     print(table.round(3).to_string(index=False))
     print(f"left out {p.leave_out}; objective on the others {result.objective:.3f}")
+    if p.loo.draws:
+        summary["through_predict"] = _loo_through_predict(p, result, targets, designs, folder)
+    write_text(
+        folder / "calibration.json",
+        json.dumps(json_safe(summary), indent=2, default=float) + "\n",
+    )
     print(f"run folder: {folder}")
     return folder
+
+
+def _loo_through_predict(
+    p: CalibrateParams,
+    result: CalibrationResult,
+    targets: Targets,
+    designs: dict[str, Any],
+    folder: Path,
+) -> dict[str, Any]:
+    """Sample the leave-one-out fit's posterior (loo.draws.json), predict the left-out
+    trial from it as ``tfrsim-predict`` does (prediction/), print both; returns what
+    calibration.json records about them."""
+    assert p.leave_out is not None
+    objective = loo_objective(
+        result, targets, designs, n_per_trial=p.n_per_trial, seed=p.seed, fix=p.loo.fix
+    )
+    log.info("sampling the posterior of the fit without %s", p.leave_out)
+    run = loo_posterior(
+        objective,
+        p.loo,
+        start_model=p.start_model,
+        fitted_to=targets_fitted(result, targets),
+        fit_yaml=folder / "calibrated_model.yaml",
+    )
+    draws_file = folder / LOO_DRAWS
+    write_text(draws_file, run.draws.to_json())
+    print("\n".join(summary_lines(run)))
+    print(f"wrote {run.draws.n_draws} draws to {draws_file}")
+    began = time.perf_counter()
+    # Read back from the file: the prediction uses exactly what tfrsim-predict would.
+    prediction = predict_left_out(p.leave_out, p.start_model, draws_file, n_large=p.loo.n_large)
+    seconds = time.perf_counter() - began
+    out = folder / PREDICTION_FOLDER
+    out.mkdir()
+    write_prediction(prediction, out)
+    print(format_prediction(prediction))
+    inside = prediction.all_inside
+    print(
+        "published points inside the 95% prediction interval: "
+        f"{'all' if inside else 'NOT all'}; same prediction: "
+        f"{rerun_command(p.leave_out, p.start_model, draws_file, p.loo.n_large)}"
+    )
+    prov = run.draws.provenance
+    diagnostics = ("walkers", "steps", "burn", "acceptance", "autocorr_steps", "effective_samples")
+    return {
+        "draws_file": LOO_DRAWS,
+        "posterior": {
+            "method": prov["method"],
+            "parameters": list(run.draws.parameters),
+            "fixed_at_estimate": prov["fixed_at_estimate"],
+            **{k: prov[k] for k in diagnostics if k in prov},
+            "seconds": prov.get("seconds"),
+        },
+        "prediction_folder": PREDICTION_FOLDER,
+        "prediction_seconds": round(seconds, 1),
+        "all_published_inside": inside,
+        "published": prediction.published.to_dict("records")
+        if prediction.published is not None
+        else [],
+    }
 
 
 def _reproduction_draws(uncertainty: str, model: Any) -> PosteriorDraws | None:
@@ -337,7 +437,7 @@ def _guard(run: Any, cfg: DictConfig) -> None:
         try:
             ensure_fresh(folder)
         except RunDirNotEmptyError:
-            raise  # results were written: keep them
+            pass  # results were written: keep them, and report the original error
         else:
             shutil.rmtree(folder, ignore_errors=True)
         raise

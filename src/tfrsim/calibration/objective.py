@@ -322,6 +322,9 @@ class Objective:
         self.names = tuple(names)
         self.extra_targets = tuple(extra_targets)
         self.leave_out = leave_out
+        # Recorded in the provenance of posterior draws sampled on this objective.
+        self.n_per_trial = int(n_per_trial)
+        self.seed = int(seed)
         needed = sorted({m.trial for m in targets.milestones} - {leave_out})
         missing = [t for t in needed if t not in designs]
         if missing:

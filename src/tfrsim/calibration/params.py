@@ -10,6 +10,7 @@ from typing import Any
 
 from tfrsim import checks as c
 from tfrsim.calibration.objective import EXTRA_TARGETS
+from tfrsim.calibration.posterior import METHODS, N_DRAWS, n_walkers
 from tfrsim.calibration.targets import CALIBRATION_TRIALS
 
 
@@ -46,6 +47,73 @@ class ReportParams:
 
 
 @dataclass(frozen=True)
+class LooParams:
+    """Leave-one-trial-out through ``tfrsim-predict`` (``loo.*``; needs ``leave_out``).
+
+    With ``draws`` the posterior of the fit on the other trials is sampled as
+    ``tfrsim-posterior`` samples the installed model's (same method, weak priors and
+    provenance; ``fix`` holds fitted parameters at the estimate, as ``--fix``), written
+    as ``loo.draws.json``, and the left-out trial is predicted from it with
+    ``n_large`` patients per draw (:func:`tfrsim.predict_api.predict`).
+    """
+
+    draws: bool = False
+    n_draws: int = N_DRAWS
+    seed: int = 1
+    method: str = "emcee"
+    mcmc_steps: int = 500
+    mcmc_burn: int = 200
+    fix: tuple[str, ...] = ()
+    n_large: int = 2000
+
+    def __post_init__(self) -> None:
+        c.one_of("method", self.method, METHODS)
+        object.__setattr__(self, "seed", c.non_negative_int("seed", self.seed))
+        for name in ("n_draws", "n_large"):
+            value = c.positive_int(name, getattr(self, name))
+            if value < 2:
+                raise c.ConfigError(name, "must be at least 2", value)
+            object.__setattr__(self, name, value)
+        steps = c.positive_int("mcmc_steps", self.mcmc_steps)
+        burn = c.non_negative_int("mcmc_burn", self.mcmc_burn)
+        if burn >= steps:
+            raise c.ConfigError("mcmc_burn", f"must be below mcmc_steps ({steps})", burn)
+        object.__setattr__(self, "mcmc_steps", steps)
+        object.__setattr__(self, "mcmc_burn", burn)
+        if len(set(self.fix)) != len(self.fix):
+            raise c.ConfigError("fix", "must not repeat a parameter", list(self.fix))
+
+    def check_against(self, fit: tuple[str, ...], leave_out: str | None) -> None:
+        """Cross-checks with the fit: a left-out trial, ``fix`` within ``fit``, and a
+        chain long enough for ``n_draws`` (errors name ``loo.*``)."""
+        if not self.draws:
+            return
+        if leave_out is None:
+            raise c.ConfigError(
+                "loo.draws",
+                "needs leave_out=stim1, stim2 or twister (the draws of a leave-one-trial-"
+                "out fit; tfrsim-posterior samples an installed model)",
+                True,
+            )
+        for i, name in enumerate(self.fix):
+            if name not in fit:
+                raise c.ConfigError(f"loo.fix[{i}]", f"must be one of fit {list(fit)}", name)
+        k = len(fit) - len(self.fix)
+        if k < 1:
+            raise c.ConfigError("loo.fix", "leaves no fitted parameter to draw", list(self.fix))
+        if self.method == "emcee":
+            kept = n_walkers(k) * (self.mcmc_steps - self.mcmc_burn)
+            if kept < self.n_draws:
+                raise c.ConfigError(
+                    "loo.mcmc_steps",
+                    f"keeps {kept} samples after burn-in ({n_walkers(k)} walkers x "
+                    f"{self.mcmc_steps - self.mcmc_burn} steps); need loo.n_draws = "
+                    f"{self.n_draws}",
+                    self.mcmc_steps,
+                )
+
+
+@dataclass(frozen=True)
 class CalibrateParams:
     """``tfrsim-calibrate``: what to fit, from where, with what budget."""
 
@@ -58,6 +126,7 @@ class CalibrateParams:
     install: bool = False
     extra_targets: tuple[str, ...] = ()
     leave_out: str | None = None
+    loo: LooParams = field(default_factory=LooParams)
     profile: ProfileParams = field(default_factory=ProfileParams)
     report: ReportParams = field(default_factory=ReportParams)
 
@@ -90,6 +159,7 @@ class CalibrateParams:
                 budget,
             )
         object.__setattr__(self, "max_evaluations", budget)
+        self.loo.check_against(self.fit, self.leave_out)
 
 
 #: ``tfrsim-reproduce uncertainty=``: ``auto`` uses the model's stored posterior draws

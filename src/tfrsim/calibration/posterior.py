@@ -54,7 +54,13 @@ from numpy.typing import NDArray
 from omegaconf import OmegaConf
 
 from tfrsim._version import __version__
-from tfrsim.calibration.objective import EFFECT_PRIORS, Objective, search_value, with_parameters
+from tfrsim.calibration.objective import (
+    EFFECT_PRIORS,
+    Objective,
+    model_name_of,
+    search_value,
+    with_parameters,
+)
 from tfrsim.calibration.targets import Targets, load_targets
 from tfrsim.config.compose import CALIBRATION_TRIALS, load_params, trial_designs
 from tfrsim.draws import (
@@ -65,6 +71,7 @@ from tfrsim.draws import (
     model_yaml_hash,
 )
 from tfrsim.files import write_text
+from tfrsim.jsonsafe import json_safe
 from tfrsim.random import stream
 
 log = logging.getLogger("tfrsim")
@@ -84,6 +91,12 @@ BASE_PRIOR_SD = 1.0
 N_DRAWS = 200
 
 Function = Callable[[NDArray[np.float64]], float]
+
+
+def n_walkers(k: int) -> int:
+    """emcee walkers for ``k`` parameters: 2k + 2, at least 8 (emcee needs more than 2k;
+    ASSUMPTION: the margin and the floor keep the stretch move mixing at small k)."""
+    return max(2 * k + 2, 8)
 
 
 class PosteriorError(ValueError):
@@ -407,7 +420,7 @@ def emcee_draws(
             "the sampler needs the emcee package (a tfrsim dependency): pip install emcee"
         ) from None
     k = centre.size
-    walkers = max(2 * k + 2, 8)
+    walkers = n_walkers(k)
     rng = stream("posterior", seed=seed, replicate=0, block=2)
     start = centre + scale * rng.standard_normal((walkers, k)) * 0.1
     mean = np.zeros(k) if prior_mean is None else np.asarray(prior_mean, dtype=float)
@@ -476,6 +489,191 @@ class PosteriorRun:
     laplace: Laplace | None
 
 
+#: Posterior methods: emcee's sampler (default) or the Laplace approximation.
+METHODS: tuple[str, ...] = ("emcee", "laplace")
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """How the posterior of an objective is sampled (:func:`sample_objective`).
+
+    Attributes
+    ----------
+    n_draws : int
+        Draws stored.
+    seed : int
+        Seed of the draws (named stream ``posterior``).
+    method : str
+        One of :data:`METHODS`.
+    mcmc_steps, mcmc_burn : int
+        emcee steps per walker and the steps discarded (:func:`emcee_draws`).
+    rise, step_ratio, max_condition : float
+        Laplace settings (:func:`laplace`).
+    """
+
+    n_draws: int = N_DRAWS
+    seed: int = 1
+    method: str = "emcee"
+    mcmc_steps: int = 500
+    mcmc_burn: int = 200
+    rise: float = 1.0
+    step_ratio: float = 2.0
+    max_condition: float = MAX_CONDITION
+
+
+def _laplace_search(
+    objective: Objective, x0: NDArray[np.float64], settings: SamplerSettings
+) -> tuple[NDArray[np.float64], dict[str, Any], Laplace]:
+    """Search-scale draws from the Laplace approximation at ``x0``, and its record."""
+    s = settings
+    lap = laplace(
+        objective,
+        x0,
+        objective.names,
+        rise=s.rise,
+        step_ratio=s.step_ratio,
+        max_condition=s.max_condition,
+    )
+    search = gaussian_draws(lap.centre, lap.covariance, s.n_draws, s.seed)
+    record = {
+        "search_centre": lap.centre.tolist(),
+        "search_covariance": lap.covariance.tolist(),
+        "search_sd": lap.sd.tolist(),
+        "steps": lap.steps.tolist(),
+        "step_ratio": s.step_ratio,
+        "sd_ratio_large_over_base_steps": lap.sd_ratio.tolist(),
+        "eigenvalues_correlation_form": lap.check.eigenvalues.tolist(),
+        "condition_number": lap.check.condition,
+        "objective_at_centre": lap.objective,
+        "evaluations": lap.evaluations,
+        "seconds": round(lap.seconds, 1),
+    }
+    return search, record, lap
+
+
+def _emcee_search(
+    objective: Objective, x0: NDArray[np.float64], settings: SamplerSettings
+) -> tuple[NDArray[np.float64], dict[str, Any]]:
+    """Search-scale draws by emcee from ``x0``, with the weak priors, and their record."""
+    began = time.perf_counter()
+    names = objective.names
+    # Weak priors at the pre-calibration values of the registered model's own YAML
+    # (never at the estimate: the data would be counted twice).
+    uncalibrated = load_params([f"model={model_name_of(objective.model)}"]).model
+    mean, sd = base_priors(names, uncalibrated)
+    search, info = emcee_draws(
+        CachedFunction(objective),
+        x0,
+        np.full(x0.size, 0.1),
+        settings.n_draws,
+        settings.seed,
+        steps=settings.mcmc_steps,
+        burn=settings.mcmc_burn,
+        prior_mean=mean,
+        prior_sd=sd,
+    )
+    prior = {
+        n: {"mean_search_scale": float(m), "sd": None if np.isinf(v) else float(v)}
+        for n, m, v in zip(names, mean, sd, strict=True)
+    }
+    return search, {**info, "prior": prior, "seconds": round(time.perf_counter() - began, 1)}
+
+
+def sample_objective(
+    objective: Objective,
+    settings: SamplerSettings,
+    *,
+    model: str,
+    model_yaml: Path,
+    fitted_to: Sequence[str],
+    fixed_at_estimate: Sequence[str] = (),
+    written_by: str = "tfrsim.calibration.posterior",
+    provenance: Mapping[str, Any] | None = None,
+) -> PosteriorRun:
+    """Parameter draws of exp(−f/2) × weak priors around a fit, f = ``objective``.
+
+    The one sampling path of ``tfrsim-posterior`` (the installed model) and of
+    ``tfrsim-calibrate leave_out=... loo.draws=true`` (a leave-one-trial-out fit).
+
+    Parameters
+    ----------
+    objective : Objective
+        The calibration objective, built on the fitted model (its ``model`` is the
+        centre; its ``names`` the parameters drawn, i.e. fitted minus fixed; its
+        ``leave_out`` and extra targets are those of the fit).
+    settings : SamplerSettings
+    model : str
+        The ``conf/model`` option the draws apply to (``tfrsim-predict model=...``).
+    model_yaml : Path
+        That option's YAML (its SHA-256 goes into the provenance).
+    fitted_to : sequence of str
+        The targets, as the calibrated model's provenance lists them.
+    fixed_at_estimate : sequence of str
+        Fitted parameters held at the estimate (not sampled; stored as constant columns
+        at their values in ``objective.model``).
+    written_by : str
+    provenance : mapping, optional
+        Further provenance entries (e.g. the fit's own YAML).
+
+    Returns
+    -------
+    PosteriorRun
+
+    Raises
+    ------
+    PosteriorError
+        An unknown method, or a Laplace approximation that cannot be trusted.
+    """
+    names = objective.names
+    x0 = objective.start()
+    lap: Laplace | None = None
+    if settings.method == "laplace":
+        search, extra, lap = _laplace_search(objective, x0, settings)
+    elif settings.method == "emcee":
+        search, extra = _emcee_search(objective, x0, settings)
+    else:
+        raise PosteriorError(f"method must be one of {list(METHODS)}; got {settings.method!r}")
+    record = {
+        "written_by": written_by,
+        "tfrsim_version": __version__,
+        "method": settings.method,
+        "seed": settings.seed,
+        "model_yaml": f"conf/model/{model}.yaml",
+        "model_yaml_sha256": model_yaml_hash(model_yaml),
+        "fixed_at_estimate": sorted(fixed_at_estimate),
+        "objective": {
+            "n_per_trial": objective.n_per_trial,
+            "seed": objective.seed,
+            "trials": sorted(objective.trials),
+            "extra_targets": list(objective.extra_targets),
+            "leave_out": objective.leave_out,
+            "fitted_to": list(fitted_to),
+        },
+        **(provenance or {}),
+        # NaN (e.g. an autocorrelation time a short chain cannot estimate) as null: the
+        # draws file is strict JSON.
+        **json_safe(extra),
+    }
+    # Held parameters are stored too, as constant columns at the estimate: a draw then
+    # replaces every parameter the fit changed, also when the draws apply to a model
+    # other than the fit (a leave-one-out fit's draws applied to its start model).
+    held = [n for n in fixed_at_estimate if n not in names]
+    values = natural_draws(objective.model, names, search)
+    constant = [model_value(objective.model, n) for n in held]
+    values = np.column_stack([values, np.tile(constant, (values.shape[0], 1))])
+    parameters = (*names, *held)
+    draws = PosteriorDraws(
+        path=None,
+        model=model,
+        model_name=model_name_of(objective.model),
+        parameters=parameters,
+        centre={nm: model_value(objective.model, nm) for nm in parameters},
+        values=values,
+        provenance=record,
+    )
+    return PosteriorRun(draws=draws, laplace=lap)
+
+
 def posterior(
     model: str = "calibrated",
     *,
@@ -496,7 +694,8 @@ def posterior(
     """Parameter draws of the calibrated model config ``model``.
 
     Parameters and the objective's size and seed come from the model YAML's
-    ``provenance`` (the objective it was minimised on), unless overridden.
+    ``provenance`` (the objective it was minimised on), unless overridden; the
+    sampling itself is :func:`sample_objective`.
     """
     prov = model_provenance(model)
     names = [n for n in prov["fitted_parameters"] if n not in set(fix)]
@@ -511,79 +710,69 @@ def posterior(
     targets = targets or load_targets()
     designs = designs or trial_designs(CALIBRATION_TRIALS)
     objective = Objective(targets, params.model, names, n, oseed, designs)
-    x0 = objective.start()
-    lap: Laplace | None = None
-    extra: dict[str, Any] = {}
-    if method == "laplace":
-        lap = laplace(
-            objective, x0, names, rise=rise, step_ratio=step_ratio, max_condition=max_condition
-        )
-        search = gaussian_draws(lap.centre, lap.covariance, n_draws, seed)
-        extra = {
-            "search_centre": lap.centre.tolist(),
-            "search_covariance": lap.covariance.tolist(),
-            "search_sd": lap.sd.tolist(),
-            "steps": lap.steps.tolist(),
-            "step_ratio": step_ratio,
-            "sd_ratio_large_over_base_steps": lap.sd_ratio.tolist(),
-            "eigenvalues_correlation_form": lap.check.eigenvalues.tolist(),
-            "condition_number": lap.check.condition,
-            "objective_at_centre": lap.objective,
-            "evaluations": lap.evaluations,
-            "seconds": round(lap.seconds, 1),
-        }
-    elif method == "emcee":
-        began = time.perf_counter()
-        scale = np.full(x0.size, 0.1)
-        # Weak priors at the pre-calibration values of the model's own YAML.
-        uncalibrated = load_params([f"model={params.model_name}"]).model
-        mean, sd = base_priors(names, uncalibrated)
-        search, info = emcee_draws(
-            CachedFunction(objective),
-            x0,
-            scale,
-            n_draws,
-            seed,
-            steps=mcmc_steps,
-            burn=mcmc_burn,
-            prior_mean=mean,
-            prior_sd=sd,
-        )
-        prior = {
-            n: {"mean_search_scale": float(m), "sd": None if np.isinf(v) else float(v)}
-            for n, m, v in zip(names, mean, sd, strict=True)
-        }
-        extra = {**info, "prior": prior, "seconds": round(time.perf_counter() - began, 1)}
-    else:
-        raise PosteriorError(f"method must be 'laplace' or 'emcee'; got {method!r}")
-    values = natural_draws(params.model, names, search)
-    yaml_path = MODEL_DIR / f"{model}.yaml"
-    provenance = {
-        "written_by": "tfrsim.calibration.posterior",
-        "tfrsim_version": __version__,
-        "method": method,
-        "seed": seed,
-        "model_yaml": f"conf/model/{model}.yaml",
-        "model_yaml_sha256": model_yaml_hash(yaml_path),
-        "fixed_at_estimate": sorted(fix),
-        "objective": {
-            "n_per_trial": n,
-            "seed": oseed,
-            "trials": sorted({m.trial for m in targets.milestones}),
-            "fitted_to": list(prov.get("fitted_to", [])),
-        },
-        **extra,
-    }
-    draws = PosteriorDraws(
-        path=None,
-        model=model,
-        model_name=params.model_name,
-        parameters=tuple(names),
-        centre={nm: model_value(params.model, nm) for nm in names},
-        values=values,
-        provenance=provenance,
+    settings = SamplerSettings(
+        n_draws=n_draws,
+        seed=seed,
+        method=method,
+        mcmc_steps=mcmc_steps,
+        mcmc_burn=mcmc_burn,
+        rise=rise,
+        step_ratio=step_ratio,
+        max_condition=max_condition,
     )
-    return PosteriorRun(draws=draws, laplace=lap)
+    return sample_objective(
+        objective,
+        settings,
+        model=model,
+        model_yaml=MODEL_DIR / f"{model}.yaml",
+        fitted_to=list(prov.get("fitted_to", [])),
+        fixed_at_estimate=fix,
+    )
+
+
+def summary_lines(run: PosteriorRun) -> list[str]:
+    """What ``tfrsim-posterior`` prints about its draws: each parameter's estimate and
+    95 % interval, the Laplace or emcee diagnostics, and warnings."""
+    d = run.draws
+    lines: list[str] = []
+    lines.append(f"{'parameter':>24} {'estimate':>11} {'2.5%':>11} {'97.5%':>11}")
+    for j, name in enumerate(d.parameters):
+        lo, hi = np.percentile(d.values[:, j], [2.5, 97.5])
+        lines.append(f"{name:>24} {d.centre[name]:11.4g} {lo:11.4g} {hi:11.4g}")
+    if run.laplace is not None:
+        lap = run.laplace
+        lines.append(
+            f"Laplace: {lap.evaluations} evaluations in {lap.seconds:.0f} s; condition "
+            f"number {lap.check.condition:.3g}; SD ratio (steps x{d.provenance['step_ratio']:g}"
+            f" / base) {np.round(lap.sd_ratio, 2).tolist()}"
+        )
+        off = [
+            n
+            for n, r in zip(d.parameters, lap.sd_ratio, strict=True)
+            if not (1 / SD_RATIO_WARN <= r <= SD_RATIO_WARN)
+        ]
+        if off:
+            lines.append(
+                f"WARNING: the SDs of {off} change by more than x{SD_RATIO_WARN:g} between the "
+                "two step sizes: the objective is not quadratic there (or its Monte-Carlo "
+                "roughness matters); the Gaussian form is poor along them — consider "
+                "--method emcee, or more patients per trial (--n-per-trial)"
+            )
+    if d.provenance.get("method") == "emcee":
+        prov = d.provenance
+        tau = [t for t in prov["autocorr_steps"] if t is not None]
+        lines.append(
+            f"emcee: {prov['walkers']} walkers x {prov['steps']} steps ({prov['burn']} burn-in), "
+            f"acceptance {prov['acceptance']:.2f}, autocorrelation {prov['autocorr_steps']} steps, "
+            f"~{prov['effective_samples'] or float('nan'):.0f} effective samples; "
+            f"{prov['seconds']:.0f} s"
+        )
+        if not tau or prov["steps"] - prov["burn"] < 10 * max(tau):
+            lines.append(
+                "WARNING: the kept chain is shorter than 10 autocorrelation times: "
+                "raise --mcmc-steps (loo.mcmc_steps in tfrsim-calibrate)"
+            )
+    return lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -597,7 +786,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="seed of the draws (1)")
     p.add_argument(
         "--method",
-        choices=("emcee", "laplace"),
+        choices=METHODS,
         default="emcee",
         help="emcee (default): sample the posterior; laplace: Gaussian at the optimum "
         "(fast, but under-covers: docs/calibration.md)",
@@ -637,43 +826,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     out = args.out or draws_path(args.model)
     write_text(out, run.draws.to_json())
+    print("\n".join(summary_lines(run)))
     d = run.draws
-    print(f"{'parameter':>24} {'estimate':>11} {'2.5%':>11} {'97.5%':>11}")
-    for j, name in enumerate(d.parameters):
-        lo, hi = np.percentile(d.values[:, j], [2.5, 97.5])
-        print(f"{name:>24} {d.centre[name]:11.4g} {lo:11.4g} {hi:11.4g}")
-    if run.laplace is not None:
-        lap = run.laplace
-        print(
-            f"Laplace: {lap.evaluations} evaluations in {lap.seconds:.0f} s; condition "
-            f"number {lap.check.condition:.3g}; SD ratio (steps x{d.provenance['step_ratio']:g}"
-            f" / base) {np.round(lap.sd_ratio, 2).tolist()}"
-        )
-        off = [
-            n
-            for n, r in zip(d.parameters, lap.sd_ratio, strict=True)
-            if not (1 / SD_RATIO_WARN <= r <= SD_RATIO_WARN)
-        ]
-        if off:
-            print(
-                f"WARNING: the SDs of {off} change by more than x{SD_RATIO_WARN:g} between the "
-                "two step sizes: the objective is not quadratic there (or its Monte-Carlo "
-                "roughness matters); the Gaussian form is poor along them — consider "
-                "--method emcee, or more patients per trial (--n-per-trial)"
-            )
-    if d.provenance.get("method") == "emcee":
-        prov = d.provenance
-        tau = prov["autocorr_steps"]
-        print(
-            f"emcee: {prov['walkers']} walkers x {prov['steps']} steps ({prov['burn']} burn-in), "
-            f"acceptance {prov['acceptance']:.2f}, autocorrelation {tau} steps, "
-            f"~{prov['effective_samples']:.0f} effective samples; {prov['seconds']:.0f} s"
-        )
-        if prov["steps"] - prov["burn"] < 10 * max(tau):
-            print(
-                "WARNING: the kept chain is shorter than 10 autocorrelation times: "
-                "raise --mcmc-steps"
-            )
     print(f"wrote {d.n_draws} draws to {out}")
 
 
