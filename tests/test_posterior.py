@@ -13,8 +13,11 @@ from tfrsim.calibration.posterior import (
     emcee_draws,
     gaussian_draws,
     laplace,
+    model_provenance,
+    provenance_objective,
 )
-from tfrsim.config.compose import load_params
+from tfrsim.calibration.targets import load_targets
+from tfrsim.config.compose import CALIBRATION_TRIALS, load_params, trial_designs
 from tfrsim.draws import (
     DrawsError,
     PosteriorDraws,
@@ -233,3 +236,27 @@ def test_predict_cli_names_a_missing_draws_file(
         main(["trial=twister", "--draws", str(missing), "--out", str(tmp_path / "o")])
     assert info.value.code == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_posterior_objective_keeps_the_extra_targets_of_the_fit() -> None:
+    """Catches a posterior sampled on a different likelihood than the fit minimised:
+    a model fitted with extra targets (recorded in its provenance by tfrsim-calibrate)
+    gets an objective that scores them (their rows in the residual table), and a model
+    whose provenance records none gets an objective without them."""
+    targets = load_targets()
+    designs = trial_designs(CALIBRATION_TRIALS)
+    for option, expected in (
+        ("immune_calibrated", {"nonrelapsers_with_positive", "restart_share_no_mmr_loss"}),
+        ("calibrated", set()),
+    ):
+        prov = model_provenance(option)
+        model = load_params([f"model={option}"]).model
+        names = list(prov["fitted_parameters"])[:1]
+        objective = provenance_objective(prov, targets, model, names, 200, 1, designs)
+        assert set(objective.extra_targets) == set(prov.get("extra_targets") or [])
+        table = objective.evaluate(objective.start()).residuals
+        found = set(table["quantity"]) & {
+            "nonrelapsers_with_positive",
+            "restart_share_no_mmr_loss",
+        }
+        assert found == expected, option

@@ -144,6 +144,7 @@ def model_yaml(result: CalibrationResult, targets: Targets, n_per_trial: int, se
         "tfrsim_version": __version__,
         "fitted_parameters": list(result.names),
         "fitted_to": fitted_to,
+        "extra_targets": list(result.extra_targets),
         "objective": round(result.objective, 4),
         "n_per_trial": n_per_trial,
         "seed": seed,

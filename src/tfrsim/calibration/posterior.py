@@ -469,6 +469,25 @@ def model_provenance(model: str = "calibrated", directory: Path | None = None) -
     return {str(k): v for k, v in prov.items()}
 
 
+def provenance_objective(
+    prov: Mapping[str, Any],
+    targets: Targets,
+    model: Any,
+    names: Sequence[str],
+    n_per_trial: int,
+    seed: int,
+    designs: Mapping[str, Any],
+) -> Objective:
+    """The objective a calibrated model was minimised on, from its provenance.
+
+    The extra targets it was fitted to (``provenance.extra_targets``, written by
+    ``tfrsim-calibrate``; none for a model written before they were recorded) are part
+    of its likelihood, so the posterior is sampled with them.
+    """
+    extra = [str(x) for x in prov.get("extra_targets") or []]
+    return Objective(targets, model, names, n_per_trial, seed, designs, extra_targets=extra)
+
+
 def natural_draws(
     model: Any, names: Sequence[str], search_values: NDArray[np.float64]
 ) -> NDArray[np.float64]:
@@ -709,7 +728,7 @@ def posterior(
     oseed = int(objective_seed if objective_seed is not None else prov.get("seed", 1))
     targets = targets or load_targets()
     designs = designs or trial_designs(CALIBRATION_TRIALS)
-    objective = Objective(targets, params.model, names, n, oseed, designs)
+    objective = provenance_objective(prov, targets, params.model, names, n, oseed, designs)
     settings = SamplerSettings(
         n_draws=n_draws,
         seed=seed,
