@@ -91,35 +91,73 @@ class Course:
         level = self.residual_pct[:, None] + months * 0.0
         if self.clone_patient.size == 0:
             return level
-        elapsed = months[self.clone_patient]
-        elapsed -= self.clone_onset_month[:, None]
-        if self.clone_ceiling_pct is not None and self.clone_escape_month is not None:
-            elapsed = elapsed - self._held_months(months[self.clone_patient])
+        if self.clone_ceiling_pct is None or self.clone_escape_month is None:
+            self._add_free_clones(level, months, slice(None))
+            return level
+        # Control is per patient, so a patient's clones are all free or all held: the
+        # free ones take the cheap path (for them the held path adds exact zeros, so
+        # the levels are the same to the bit), the held path runs on the rest only.
+        held = np.isfinite(self.clone_ceiling_pct)
+        if not held.all():
+            self._add_free_clones(level, months, np.flatnonzero(~held))
+        if held.any():
+            self._add_held_clones(level, months, np.flatnonzero(held))
+        return level
+
+    def _grown(
+        self,
+        rows: NDArray[np.intp] | slice,
+        elapsed: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """Level of clones ``rows`` after growing for ``elapsed`` months (0 before onset)."""
         # In place, few temporaries (each the size of clones x visits):
         # clone = exp(min(log(initial) + rate * elapsed, log(plateau))) once grown, else 0.
-        log_level = self.clone_rate_per_month[:, None] * elapsed
+        log_level = self.clone_rate_per_month[rows][:, None] * elapsed
         log_level += np.log(self.initial_pct)
         np.minimum(log_level, np.log(self.plateau_pct), out=log_level)
         clone = np.zeros_like(log_level)
         np.exp(log_level, out=clone, where=elapsed > 0)
+        return clone
+
+    def _add_free_clones(
+        self,
+        level: NDArray[np.float64],
+        months: NDArray[np.float64],
+        rows: NDArray[np.intp] | slice,
+    ) -> None:
+        """Add the clones ``rows`` (whole patients' runs), growing freely, to ``level``."""
+        patient = self.clone_patient[rows]
+        elapsed = months[patient]
+        elapsed -= self.clone_onset_month[rows][:, None]
+        clone = self._grown(rows, elapsed)
         # Clones are sorted by patient: sum each patient's run of clones at once.
-        starts = np.flatnonzero(np.r_[True, np.diff(self.clone_patient) != 0])
-        owners = self.clone_patient[starts]
-        if self.clone_ceiling_pct is None or self.clone_escape_month is None:
-            level[owners] += _run_sums(clone, starts)
-            return level
-        # Immune control bounds the patient's controlled (not yet escaped) burden at
-        # its ceiling (one ceiling per patient); escaped clones add on top.
+        starts = np.flatnonzero(np.r_[True, np.diff(patient) != 0])
+        level[patient[starts]] += _run_sums(clone, starts)
+
+    def _add_held_clones(
+        self, level: NDArray[np.float64], months: NDArray[np.float64], rows: NDArray[np.intp]
+    ) -> None:
+        """Add the clones ``rows`` of controlled patients to ``level``: the controlled
+        (not yet escaped) burden is bounded by the patient's ceiling (one per patient),
+        escaped clones add on top."""
+        assert self.clone_ceiling_pct is not None
+        assert self.clone_escape_month is not None
+        patient = self.clone_patient[rows]
+        clone_months = months[patient]
+        elapsed = clone_months - self.clone_onset_month[rows][:, None]
+        elapsed = elapsed - self._held_months(clone_months, rows)
+        clone = self._grown(rows, elapsed)
+        starts = np.flatnonzero(np.r_[True, np.diff(patient) != 0])
+        owners = patient[starts]
         with np.errstate(invalid="ignore"):
-            under = months[self.clone_patient] < self.clone_escape_month[:, None]
-        under &= np.isfinite(self.clone_ceiling_pct)[:, None]
+            under = clone_months < self.clone_escape_month[rows][:, None]
         controlled = _run_sums(np.where(under, clone, 0.0), starts)
-        ceiling = self.clone_ceiling_pct[starts][:, None]
+        ceiling = self.clone_ceiling_pct[rows][starts][:, None]
         if self.oscillation_log10 > 0 and self.clone_cycle_month is not None:
-            ceiling = ceiling * self._oscillation(months[owners], self.clone_cycle_month[starts])
+            cycle = self.clone_cycle_month[rows][starts]
+            ceiling = ceiling * self._oscillation(months[owners], cycle)
         level[owners] += _run_sums(np.where(under, 0.0, clone), starts)
         level[owners] += np.minimum(controlled, ceiling)
-        return level
 
     def _oscillation(
         self, months: NDArray[np.float64], cycle_month: NDArray[np.float64]
@@ -132,18 +170,24 @@ class Course:
         phase = 2.0 * np.pi * since / self.oscillation_period_months
         return np.asarray(10.0 ** (-0.5 * self.oscillation_log10 * (1.0 - np.cos(phase))))
 
-    def _held_months(self, clone_months: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Months each clone has spent held at its ceiling by ``clone_months`` (m, v)."""
+    def _held_months(
+        self, clone_months: NDArray[np.float64], rows: NDArray[np.intp]
+    ) -> NDArray[np.float64]:
+        """Months each clone of ``rows`` has spent held at its ceiling by
+        ``clone_months`` (m, v)."""
         assert self.clone_ceiling_pct is not None
         assert self.clone_escape_month is not None
-        controlled = np.isfinite(self.clone_ceiling_pct)
-        ceiling = np.where(controlled, self.clone_ceiling_pct, self.initial_pct)
-        reach = self.clone_onset_month + np.log(ceiling / self.initial_pct) / (
-            self.clone_rate_per_month
+        ceiling_pct = self.clone_ceiling_pct[rows]
+        controlled = np.isfinite(ceiling_pct)
+        ceiling = np.where(controlled, ceiling_pct, self.initial_pct)
+        reach = (
+            self.clone_onset_month[rows]
+            + np.log(ceiling / self.initial_pct) / (self.clone_rate_per_month[rows])
         )
         # Control ends at the escape month; a clone reaching its ceiling later is not held.
         with np.errstate(invalid="ignore"):
-            hold = np.where(controlled, np.maximum(self.clone_escape_month - reach, 0.0), 0.0)
+            escape = self.clone_escape_month[rows]
+            hold = np.where(controlled, np.maximum(escape - reach, 0.0), 0.0)
         return np.clip(clone_months - reach[:, None], 0.0, hold[:, None])
 
 
