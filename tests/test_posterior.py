@@ -8,6 +8,7 @@ import pytest
 
 from tfrsim.calibration.posterior import (
     PosteriorError,
+    PosteriorRun,
     central_hessian,
     check_hessian,
     emcee_draws,
@@ -15,6 +16,7 @@ from tfrsim.calibration.posterior import (
     laplace,
     model_provenance,
     provenance_objective,
+    summary_lines,
 )
 from tfrsim.calibration.targets import load_targets
 from tfrsim.config.compose import CALIBRATION_TRIALS, load_params, trial_designs
@@ -260,3 +262,37 @@ def test_posterior_objective_keeps_the_extra_targets_of_the_fit() -> None:
             "restart_share_no_mmr_loss",
         }
         assert found == expected, option
+
+
+def test_laplace_summary_with_held_parameters() -> None:
+    """Catches the printed Laplace summary pairing its step-ratio diagnostics with the
+    wrong parameters (or failing) when parameters are held at their estimate: held
+    parameters are stored as constant columns after the sampled ones, and only the
+    sampled ones have a step ratio. Here the objective is exactly quadratic except
+    along ``b``, which is quartic: only ``b`` may be flagged."""
+    m = np.array([0.3, -1.0, 2.0])
+
+    def f(x: np.ndarray) -> float:
+        d = x - m
+        return float(d @ A @ d + 40.0 * d[1] ** 4)
+
+    lap = laplace(f, m, ["a", "b", "c"])
+    values = np.column_stack([gaussian_draws(m, lap.covariance, 20, seed=1), np.full(20, 7.0)])
+    draws = PosteriorDraws(
+        path=None,
+        model="calibrated",
+        model_name="clonal",
+        parameters=("a", "b", "c", "held"),
+        centre={"a": 0.3, "b": -1.0, "c": 2.0, "held": 7.0},
+        values=values,
+        provenance={
+            "method": "laplace",
+            "model_yaml_sha256": "x",
+            "step_ratio": 2.0,
+            "fixed_at_estimate": ["held"],
+        },
+    )
+    text = "\n".join(summary_lines(PosteriorRun(draws=draws, laplace=lap)))
+    warning = [line for line in text.splitlines() if line.startswith("WARNING")]
+    assert len(warning) == 1, text
+    assert "['b']" in warning[0], warning[0]

@@ -765,9 +765,12 @@ def summary_lines(run: PosteriorRun) -> list[str]:
             f"number {lap.check.condition:.3g}; SD ratio (steps x{d.provenance['step_ratio']:g}"
             f" / base) {np.round(lap.sd_ratio, 2).tolist()}"
         )
+        # Held parameters are stored as constant columns; the Laplace step saw the rest.
+        held = set(d.provenance.get("fixed_at_estimate") or [])
+        sampled = [n for n in d.parameters if n not in held]
         off = [
             n
-            for n, r in zip(d.parameters, lap.sd_ratio, strict=True)
+            for n, r in zip(sampled, lap.sd_ratio, strict=True)
             if not (1 / SD_RATIO_WARN <= r <= SD_RATIO_WARN)
         ]
         if off:
