@@ -41,6 +41,7 @@ from scipy import special
 from tfrsim.calibration.statistics import TrialStatistics, trial_statistics
 from tfrsim.calibration.targets import Targets
 from tfrsim.checks import ConfigError
+from tfrsim.disease.course import tki_doubling_term
 from tfrsim.disease.registry import MODELS
 from tfrsim.execution import simulate
 from tfrsim.study import StudyParams
@@ -505,7 +506,7 @@ def duration_gain(model: Any, month: float, from_years: float) -> float:
     years = np.array([from_years, from_years + 1.0])
     eta = e.tki_per_year * (years - e.tki_ref_years)
     if e.tki_per_doubling:
-        eta = eta + e.tki_per_doubling * np.log2(years / e.tki_ref_years)
+        eta = eta + tki_doubling_term(e, years)
     s = np.asarray(survival(np.full(2, month), model, eta), dtype=float)
     return float(s[1] - s[0])
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from tfrsim.cohort.sample import Cohort
 from tfrsim.disease.params import CovariateEffects
@@ -173,21 +173,17 @@ class Course:
     def _held_months(
         self, clone_months: NDArray[np.float64], rows: NDArray[np.intp]
     ) -> NDArray[np.float64]:
-        """Months each clone of ``rows`` has spent held at its ceiling by
-        ``clone_months`` (m, v)."""
+        """Months each clone of ``rows`` (clones of controlled patients: finite
+        ceilings) has spent held at its ceiling by ``clone_months`` (m, v)."""
         assert self.clone_ceiling_pct is not None
         assert self.clone_escape_month is not None
-        ceiling_pct = self.clone_ceiling_pct[rows]
-        controlled = np.isfinite(ceiling_pct)
-        ceiling = np.where(controlled, ceiling_pct, self.initial_pct)
         reach = (
             self.clone_onset_month[rows]
-            + np.log(ceiling / self.initial_pct) / (self.clone_rate_per_month[rows])
+            + np.log(self.clone_ceiling_pct[rows] / self.initial_pct)
+            / (self.clone_rate_per_month[rows])
         )
         # Control ends at the escape month; a clone reaching its ceiling later is not held.
-        with np.errstate(invalid="ignore"):
-            escape = self.clone_escape_month[rows]
-            hold = np.where(controlled, np.maximum(escape - reach, 0.0), 0.0)
+        hold = np.maximum(self.clone_escape_month[rows] - reach, 0.0)
         return np.clip(clone_months - reach[:, None], 0.0, hold[:, None])
 
 
@@ -238,8 +234,14 @@ def linear_predictor(cohort: Cohort, effects: CovariateEffects) -> NDArray[np.fl
     )
     if effects.tki_per_doubling:
         # Added only when set: models without it keep their bits and their speed.
-        eta = eta + effects.tki_per_doubling * np.log2(cohort.tki_years / effects.tki_ref_years)
+        eta = eta + tki_doubling_term(effects, cohort.tki_years)
     return eta
+
+
+def tki_doubling_term(effects: CovariateEffects, tki_years: ArrayLike) -> NDArray[np.float64]:
+    """The per-doubling duration term of ``eta``: ``b_dbl * log2(tki_years / ref)``."""
+    years = np.asarray(tki_years, dtype=float)
+    return np.asarray(effects.tki_per_doubling * np.log2(years / effects.tki_ref_years))
 
 
 def residual_levels(
