@@ -208,11 +208,13 @@ def test_observed_relapses_keep_the_sign_of_every_effect(name: str) -> None:
 def test_latent_times_recover_an_effect_per_doubling_of_tki_duration(name: str) -> None:
     """Catches a per-doubling duration effect with the wrong sign, on the wrong scale
     (natural log or per year instead of log2) or centred wrongly: generated with
-    ``tki_per_doubling = -0.5`` and no per-year term, a Cox fit (lifelines) of the
+    ``tki_per_doubling = -1`` and no per-year term, a Cox fit (lifelines) of the
     latent months on ``log2(tki_years / tki_ref_years)`` (built here from the cohort's
-    own column) and the other covariates recovers -0.5 within 4 SE."""
-    effects = {**EFFECTS, "tki_per_year": 0.0, "tki_per_doubling": -0.5}
-    params = load_params([f"model={name}", *COHORT])
+    own column) and the other covariates recovers -1 within 4 SE. The imatinib
+    durations are spread wide (log-normal SD 0.8) so that the SE (~0.03) separates -1
+    from a natural-log slip (-1 per log2 unit read as -0.69)."""
+    effects = {**EFFECTS, "tki_per_year": 0.0, "tki_per_doubling": -1.0}
+    params = load_params([f"model={name}", *COHORT, "cohort.tki_years={median: 5.0, sigma: 0.8}"])
     model = dataclasses.replace(
         params.model, effects=dataclasses.replace(params.model.effects, **effects)
     )
