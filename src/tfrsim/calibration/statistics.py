@@ -33,7 +33,11 @@ class TrialStatistics:
         Month -> share of relapses at or before that month.
     n_events : int
     events_without_mmr_loss : int
-        Events before latent loss of MMR (:func:`no_mmr_loss_events`).
+        Events before latent loss of MMR (:func:`no_mmr_loss_events`), among the
+        ``rule_events``.
+    rule_events : int
+        Events judged by the trial's own rule (those dated after a protocol amendment;
+        all events without one).
     nonrelapsers_with_positive : float
         Share of patients without an event who had a positive test.
     """
@@ -47,6 +51,7 @@ class TrialStatistics:
     n_events: int
     events_without_mmr_loss: int = 0
     nonrelapsers_with_positive: float = float("nan")
+    rule_events: int = 0
 
 
 def trial_statistics(
@@ -54,9 +59,20 @@ def trial_statistics(
     months: list[float],
     after: tuple[float, ...] = (),
     by: tuple[float, ...] = (),
+    rule_from_calendar_month: float = 0.0,
 ) -> TrialStatistics:
-    """Compute the reported statistics of one simulated trial."""
+    """Compute the reported statistics of one simulated trial.
+
+    ``rule_from_calendar_month``: the calendar month of a protocol amendment
+    (:class:`~tfrsim.monitoring.params.AmendmentParams`); the events without loss of
+    MMR are counted among events dated from then on, those of the trial's own rule.
+    """
     relapses = patients.loc[patients["event"], "duration_months"].to_numpy(dtype=float)
+    calendar = patients["entry_month"].to_numpy(dtype=float) + patients["duration_months"].to_numpy(
+        dtype=float
+    )
+    own_rule = patients[calendar >= rule_from_calendar_month]
+    without, rule_events = no_mmr_loss_events(own_rule)
     median = interpolated_median(relapses)
     n = max(relapses.size, 1)
     return TrialStatistics(
@@ -71,8 +87,9 @@ def trial_statistics(
         share_relapses_after={m: float(np.sum(relapses > m) / n) for m in after},
         share_relapses_by={m: float(np.sum(relapses <= m) / n) for m in by},
         n_events=int(relapses.size),
-        events_without_mmr_loss=no_mmr_loss_events(patients)[0],
+        events_without_mmr_loss=without,
         nonrelapsers_with_positive=nonrelapsers_with_positive(patients),
+        rule_events=rule_events,
     )
 
 

@@ -34,7 +34,7 @@ class Measurements:
         simulation reads it only for the tests it keeps).
     """
 
-    abl: NDArray[np.float64] = field(repr=False)  # abl_copies as float
+    abl: NDArray[np.float32] = field(repr=False)  # abl_copies as float
     bcr_copies: NDArray[np.int64]
     detected: NDArray[np.bool_]
     measured_pct: NDArray[np.float64]
@@ -81,31 +81,46 @@ def measure(
     tested = ~np.isnan(true_pct)
     untested = ~tested
     # One child stream per kind of draw, each drawn patient-major (C order), so a
-    # patient's results do not depend on how many patients follow it.
+    # patient's results do not depend on how many patients follow it. They may depend
+    # on the patients before it in its block (numpy's Poisson sampler uses a variable
+    # number of uniforms per count), so common random numbers hold between runs whose
+    # true levels agree at every sample: another rule, another analysis.
     abl_rng, count_rng, noise_rng = rng.spawn(3)
     # Arithmetic in place (few temporaries), each element computed as in the formulas:
     # abl = max(rint(exp(log(median) + sigma ln10 Z)), 1) copies where tested, else 0;
     # exp(x ln 10) rather than 10 ** x: the same number, several times faster.
-    abl = abl_rng.standard_normal(true_pct.shape)
-    abl *= params.abl_sigma_log10 * LN10
-    abl += np.log(params.abl_median_copies)
-    np.exp(abl, out=abl)
-    np.rint(abl, out=abl)
-    np.maximum(abl, 1.0, out=abl)
+    # The two normal draws are single precision: numpy draws and exponentiates them
+    # about twice as fast (benchmarks/README.md), and a 1e-7 relative error is far
+    # below the assay's own noise (copies are whole numbers below 2^24 either way).
+    z_abl = abl_rng.standard_normal(true_pct.shape, dtype=np.float32)
+    z_abl *= np.float32(params.abl_sigma_log10 * LN10)
+    z_abl += np.float32(np.log(params.abl_median_copies))
+    np.exp(z_abl, out=z_abl)
+    np.rint(z_abl, out=z_abl)
+    np.maximum(z_abl, np.float32(1.0), out=z_abl)
+    abl = z_abl
     abl[untested] = 0.0
     mean_copies = true_pct * 0.01
     mean_copies *= abl
     mean_copies[untested] = 0.0
     bcr = count_rng.poisson(mean_copies)
     detected = tested & (bcr >= params.min_bcr_copies)
-    # Reported level 100 bcr / abl * exp(noise ln10 Z) where detected, 0 where not.
-    z = noise_rng.standard_normal(true_pct.shape)
-    z *= params.noise_sd_log10 * LN10
-    measured = np.zeros(true_pct.shape)
-    np.multiply(100.0, bcr, out=measured, where=detected)
-    np.divide(measured, abl, out=measured, where=detected)
-    np.exp(z, out=z, where=detected)
-    np.multiply(measured, z, out=measured, where=detected)
+    # Reported level 100 bcr / abl * exp(noise ln10 Z) where detected, 0 where not; one
+    # Z per positive test, in C order (a patient's noise depends only on the patients
+    # before it, like its Poisson counts: numpy's sampler draws a data-dependent
+    # number of uniforms per count).
+    z = noise_rng.standard_normal(int(np.count_nonzero(detected)), dtype=np.float32)
+    z *= np.float32(params.noise_sd_log10 * LN10)
+    np.exp(z, out=z)
+    # Whole-array arithmetic (no masked gathers: the fastest form measured, see
+    # benchmarks/README.md): the noise factor is 0 where not detected, and untested
+    # samples (0 ABL1 copies, 0 / 0) are set to NaN afterwards.
+    noise = np.zeros(true_pct.shape, dtype=np.float32)
+    noise[detected] = z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        measured = np.multiply(bcr, 100.0, dtype=np.float64)
+        measured /= abl
+        measured *= noise
     measured[untested] = np.nan
     return Measurements(
         abl=abl,

@@ -10,7 +10,7 @@ from tfrsim.disease.course import Course
 from tfrsim.monitoring.assay import Measurements, measure, sensitivity_mr
 from tfrsim.monitoring.follow_up import FollowUp
 from tfrsim.monitoring.params import MonitoringParams
-from tfrsim.monitoring.rules import apply_rule
+from tfrsim.monitoring.rules import apply_protocol
 from tfrsim.monitoring.schedule import sample_visit_months
 
 
@@ -143,9 +143,11 @@ def observe(
 ) -> Observation:
     """Test every patient at its visits and apply the relapse rule.
 
-    Draws are tied to planned visit slots, so changing the rule leaves every test
-    result unchanged, and changing the missed-visit probability leaves the results of
-    the visits still done unchanged (common random numbers).
+    Changing the rule (or its amendment) leaves every test result unchanged (common
+    random numbers). Changing the schedule or the missed-visit probability changes
+    which samples are tested, and with them the assay draws of later samples in the
+    block (:func:`~tfrsim.monitoring.assay.measure`): the patients and their latent
+    courses stay the same, the test results do not.
 
     Parameters
     ----------
@@ -180,7 +182,9 @@ def observe(
         packed_month = np.take_along_axis(month, order, axis=1)
         packed_measured = np.take_along_axis(tests.measured_pct, order, axis=1)
         packed_detected = np.take_along_axis(tests.detected, order, axis=1)
-    outcome = apply_rule(packed_measured, packed_detected, params.rule)
+    outcome = apply_protocol(
+        packed_measured, packed_detected, params, packed_month, follow_up.entry_month
+    )
     rows = np.arange(n)
     trigger_month = np.where(outcome.fired, packed_month[rows, outcome.trigger], np.nan)
     first_month = np.where(outcome.fired, packed_month[rows, outcome.first], np.nan)

@@ -5,7 +5,7 @@ raises :class:`~tfrsim.checks.ConfigError` naming the field relative to the data
 (the translation step prefixes the config path), the rule and the value.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tfrsim import checks as c
 from tfrsim.monitoring.registry import RULES
@@ -205,12 +205,56 @@ class RuleParams:
 
 
 @dataclass(frozen=True)
+class AmendmentParams:
+    """A protocol amendment: the relapse rule a trial used before a calendar date.
+
+    Tests done before calendar month ``calendar_month`` of the trial (months after its
+    first patient stopped, :class:`FollowUpParams`) are judged by ``earlier_rule``,
+    later ones by ``monitoring.rule``; a relapse called under the earlier rule stands
+    (treatment was restarted). STIM1's interim reports of 2008 and 2009 define
+    relapse as "RQ-PCR positivity confirmed in two successive assessments"
+    (stim_ash2008, stim_asco2009), the 2010 and 2017 analyses as a confirmed 1-log rise
+    or loss of MMR (etienne2017_abs).
+
+    Parameters
+    ----------
+    calendar_month : float, default 0
+        Calendar month from which ``monitoring.rule`` applies; 0: no amendment.
+    earlier_rule : str, default "consecutive_positive"
+        Registered rule before that month (thresholds and ``event_at`` as
+        ``monitoring.rule``).
+    """
+
+    calendar_month: float = 0.0
+    earlier_rule: str = "consecutive_positive"
+
+    def __post_init__(self) -> None:
+        _set(
+            self,
+            "calendar_month",
+            c.non_negative("calendar_month", self.calendar_month, "months", "0 means no amendment"),
+        )
+        c.one_of("earlier_rule", self.earlier_rule, RULES)
+
+    @property
+    def active(self) -> bool:
+        """Whether an earlier rule applies to any test (``calendar_month > 0``)."""
+        return self.calendar_month > 0.0
+
+
+@dataclass(frozen=True)
 class MonitoringParams:
-    """How relapse is observed: visit schedule, assay and relapse rule."""
+    """How relapse is observed: visit schedule, assay, relapse rule, and any protocol
+    amendment of the rule."""
 
     schedule: ScheduleParams
     assay: AssayParams
     rule: RuleParams
+    amendment: AmendmentParams = field(default_factory=AmendmentParams)
+
+    def earlier_rule(self) -> RuleParams:
+        """The rule before the amendment, with ``rule``'s thresholds and dating."""
+        return replace(self.rule, name=self.amendment.earlier_rule)
 
 
 @dataclass(frozen=True)

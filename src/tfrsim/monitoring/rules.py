@@ -10,6 +10,9 @@ Rules are built from two criteria and combined with :func:`any_of`:
 Every criterion works on whole ``(n, t)`` arrays of the tests each patient actually had
 (left-aligned, see :func:`tfrsim.monitoring.observe.left_align`) and returns, per
 patient, the index of the test that completes it and of the first test it involves.
+A criterion may also be given ``allowed``, an ``(n, t)`` mask of the tests that may
+complete it (a protocol amendment: one rule up to a calendar date, another after it;
+:func:`apply_rule`).
 
 Registered rules (``monitoring.rule.name``):
 
@@ -19,16 +22,19 @@ Registered rules (``monitoring.rule.name``):
   (STIM1/STIM2: Etienne JCO 2017; Nicolini ASH 2013);
 * ``twister`` — loss of MMR, or two consecutive detectable tests (TWISTER: Ross,
   Blood 2013);
+* ``consecutive_positive`` — two consecutive detectable tests (STIM1's protocol up to
+  2008-2009: "RQ-PCR positivity confirmed in two successive assessments",
+  stim_ash2008, stim_asco2009);
 * ``loss_of_mr4`` — one test > 0.01 % IS.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tfrsim.monitoring.params import RuleParams
+from tfrsim.monitoring.params import MonitoringParams, RuleParams
 from tfrsim.monitoring.registry import Rule, get_rule, register_rule
 
 #: Boolean test condition on the left-aligned results: (measured_pct, detected) -> mask.
@@ -54,12 +60,20 @@ class RuleOutcome:
     first: NDArray[np.int64]
 
 
-#: A criterion maps left-aligned results to an outcome.
-Criterion = Callable[[NDArray[np.float64], NDArray[np.bool_]], RuleOutcome]
+#: Tests that may complete a criterion, (n, t); None: every test.
+Allowed = NDArray[np.bool_] | None
+
+#: A criterion maps left-aligned results (and optionally ``allowed``) to an outcome.
+Criterion = Callable[..., RuleOutcome]
 
 
-def _earliest(mask: NDArray[np.bool_], offset: int) -> RuleOutcome:
-    """First column where ``mask`` holds; the completing test is ``offset`` later."""
+def _earliest(mask: NDArray[np.bool_], offset: int, allowed: Allowed = None) -> RuleOutcome:
+    """First column where ``mask`` holds; the completing test is ``offset`` later.
+
+    With ``allowed``, only columns whose completing test is allowed count.
+    """
+    if allowed is not None and mask.shape[1] > 0:
+        mask = mask & allowed[:, offset : offset + mask.shape[1]]
     if mask.shape[1] == 0:  # e.g. pairs of a one-test series: argmax has nothing to scan
         never = np.full(mask.shape[0], -1, dtype=np.int64)
         return RuleOutcome(fired=np.zeros(mask.shape[0], dtype=bool), trigger=never, first=never)
@@ -87,8 +101,10 @@ def above(threshold_pct: float) -> Criterion:
     """Criterion: one test above ``threshold_pct`` (% IS)."""
     condition = above_threshold(threshold_pct)
 
-    def criterion(measured: NDArray[np.float64], detected: NDArray[np.bool_]) -> RuleOutcome:
-        return _earliest(condition(measured, detected), offset=0)
+    def criterion(
+        measured: NDArray[np.float64], detected: NDArray[np.bool_], allowed: Allowed = None
+    ) -> RuleOutcome:
+        return _earliest(condition(measured, detected), offset=0, allowed=allowed)
 
     return criterion
 
@@ -102,14 +118,16 @@ def confirmed(
     ``10 ** min_rise_log10`` times the first.
     """
 
-    def criterion(measured: NDArray[np.float64], detected: NDArray[np.bool_]) -> RuleOutcome:
+    def criterion(
+        measured: NDArray[np.float64], detected: NDArray[np.bool_], allowed: Allowed = None
+    ) -> RuleOutcome:
         if measured.shape[1] < 2:
             return _earliest(np.zeros((measured.shape[0], 0), dtype=bool), offset=1)
         pair = first(measured, detected)[:, :-1] & second(measured, detected)[:, 1:]
         if min_rise_log10 is not None:
             with np.errstate(invalid="ignore"):
                 pair &= measured[:, 1:] >= measured[:, :-1] * 10.0**min_rise_log10
-        return _earliest(pair, offset=1)
+        return _earliest(pair, offset=1, allowed=allowed)
 
     return criterion
 
@@ -117,23 +135,42 @@ def confirmed(
 def any_of(*criteria: Criterion) -> Criterion:
     """Criterion met when any of ``criteria`` is; the earliest completion wins."""
 
-    def criterion(measured: NDArray[np.float64], detected: NDArray[np.bool_]) -> RuleOutcome:
-        outcomes = [c(measured, detected) for c in criteria]
-        never = np.iinfo(np.int64).max
-        triggers = np.stack([np.where(o.fired, o.trigger, never) for o in outcomes])
-        firsts = np.stack([np.where(o.fired, o.first, never) for o in outcomes])
-        # Earliest completing test; among ties, the one whose series started first.
-        order = np.lexsort((firsts, triggers), axis=0)[0]
-        cols = np.arange(measured.shape[0])
-        trigger, first = triggers[order, cols], firsts[order, cols]
-        fired = trigger != never
-        return RuleOutcome(
-            fired=fired,
-            trigger=np.where(fired, trigger, -1).astype(np.int64),
-            first=np.where(fired, first, -1).astype(np.int64),
-        )
+    def criterion(
+        measured: NDArray[np.float64], detected: NDArray[np.bool_], allowed: Allowed = None
+    ) -> RuleOutcome:
+        outcomes = [_call(c, measured, detected, allowed) for c in criteria]
+        return earliest_of(outcomes)
 
     return criterion
+
+
+def earliest_of(outcomes: Sequence[RuleOutcome]) -> RuleOutcome:
+    """Per patient, the outcome completed earliest (ties: the series that started first)."""
+    never = np.iinfo(np.int64).max
+    triggers = np.stack([np.where(o.fired, o.trigger, never) for o in outcomes])
+    firsts = np.stack([np.where(o.fired, o.first, never) for o in outcomes])
+    order = np.lexsort((firsts, triggers), axis=0)[0]
+    cols = np.arange(triggers.shape[1])
+    trigger, first = triggers[order, cols], firsts[order, cols]
+    fired = trigger != never
+    return RuleOutcome(
+        fired=fired,
+        trigger=np.where(fired, trigger, -1).astype(np.int64),
+        first=np.where(fired, first, -1).astype(np.int64),
+    )
+
+
+def _call(
+    criterion: Criterion,
+    measured: NDArray[np.float64],
+    detected: NDArray[np.bool_],
+    allowed: Allowed,
+) -> RuleOutcome:
+    """``criterion`` on the results; ``allowed`` passed only when given, so a rule a plugin
+    wrote with the two-argument form still runs wherever no amendment asks for a mask."""
+    if allowed is None:
+        return criterion(measured, detected)
+    return criterion(measured, detected, allowed)
 
 
 def _loss_of_mmr(p: RuleParams) -> Criterion:
@@ -157,6 +194,10 @@ def _loss_of_mr4(p: RuleParams) -> Criterion:
     return above(p.mr4_threshold_pct)
 
 
+def _consecutive_positive(p: RuleParams) -> Criterion:
+    return confirmed(positive, positive)
+
+
 for _rule in (
     Rule("loss_of_mmr", _loss_of_mmr, description="one test above the MMR threshold"),
     Rule(
@@ -171,6 +212,11 @@ for _rule in (
     ),
     Rule("twister", _twister, description="loss of MMR, or two consecutive positive tests"),
     Rule("loss_of_mr4", _loss_of_mr4, description="one test above the MR4 threshold"),
+    Rule(
+        "consecutive_positive",
+        _consecutive_positive,
+        description="two consecutive positive tests (STIM1's protocol before its amendment)",
+    ),
 ):
     register_rule(_rule)
 
@@ -182,7 +228,10 @@ def build_rule(params: RuleParams) -> Criterion:
 
 
 def apply_rule(
-    measured_pct: NDArray[np.float64], detected: NDArray[np.bool_], params: RuleParams
+    measured_pct: NDArray[np.float64],
+    detected: NDArray[np.bool_],
+    params: RuleParams,
+    allowed: Allowed = None,
 ) -> RuleOutcome:
     """Apply the rule to left-aligned test results.
 
@@ -193,9 +242,64 @@ def apply_rule(
     detected : bool array, shape (n, t)
         Whether each test was positive (False after the last test).
     params : RuleParams
+    allowed : bool array, shape (n, t), optional
+        Tests that may complete the rule (default: all).
 
     Returns
     -------
     RuleOutcome
     """
-    return build_rule(params)(measured_pct, detected)
+    return _call(build_rule(params), measured_pct, detected, allowed)
+
+
+def apply_protocol(
+    measured_pct: NDArray[np.float64],
+    detected: NDArray[np.bool_],
+    params: MonitoringParams,
+    test_month: NDArray[np.float64],
+    entry_month: NDArray[np.float64],
+) -> RuleOutcome:
+    """Apply the trial's rule, and its earlier rule before a protocol amendment.
+
+    A test done before ``params.amendment.calendar_month`` (calendar months of the
+    trial) can complete only the earlier rule, a later test only ``params.rule``; a
+    pair straddling the date is judged by the later rule. The relapse is the earliest
+    completion: an earlier-rule relapse stands (treatment was restarted).
+
+    Parameters
+    ----------
+    measured_pct, detected : arrays, shape (n, t)
+        Left-aligned results (see :func:`apply_rule`).
+    params : MonitoringParams
+    test_month : float array, shape (n, t)
+        Month of each test after the patient's stop; NaN after the last test.
+    entry_month : float array, shape (n,)
+        Calendar month of each patient's stop (:class:`~tfrsim.monitoring.follow_up.FollowUp`).
+
+    Returns
+    -------
+    RuleOutcome
+    """
+    if not params.amendment.active:
+        return apply_rule(measured_pct, detected, params.rule)
+    calendar = entry_month[:, None] + test_month
+    before = calendar < params.amendment.calendar_month  # NaN: False
+    later = apply_rule(measured_pct, detected, params.rule, allowed=~before)
+    # Tests are in time order, so each row's tests before the date come first: the
+    # earlier rule needs only the rows with such tests and the columns they reach.
+    n_before = before.sum(axis=1)
+    rows = np.flatnonzero(n_before > 0)
+    if rows.size == 0:
+        return later
+    width = int(n_before.max())
+    part = apply_rule(
+        measured_pct[rows, :width],
+        detected[rows, :width],
+        params.earlier_rule(),
+        allowed=before[rows, :width],
+    )
+    never = np.full(measured_pct.shape[0], -1, dtype=np.int64)
+    trigger, first = never.copy(), never.copy()
+    trigger[rows], first[rows] = part.trigger, part.first
+    earlier = RuleOutcome(fired=trigger >= 0, trigger=trigger, first=first)
+    return earliest_of([earlier, later])
