@@ -533,3 +533,24 @@ def test_observation_summary_by_hand() -> None:
     assert s.fluctuation_fraction == pytest.approx(2 / 4)  # 2 and 6 never relapse
     assert s.nonrelapsers_with_positive == pytest.approx(2 / 3)  # of 1, 2 and 6
     assert s.relapses_after_month_27 == pytest.approx(1 / 3)  # month 30 of 3, 6, 30
+
+
+@pytest.mark.parametrize("case", ["grid", "continuous", "nan_and_signed_zero", "empty"])
+def test_unique_inverse_equals_numpy_unique(case: str) -> None:
+    """Catches the fast inverse of the visit-grid analyses (KM counts, Efron's sort, the
+    concordance) placing a value at the wrong distinct time (an off-by-one search side,
+    NaN or -0.0 handled unlike ``np.unique``): the same arrays as numpy's own
+    ``np.unique(return_inverse=True)``, which builds them another way (an argsort)."""
+    from tfrsim.analysis.grid import unique_inverse
+
+    rng = np.random.default_rng(7)
+    values = {
+        "grid": rng.integers(1, 43, 50_000).astype(float),
+        "continuous": rng.exponential(10.0, 5_000),
+        "nan_and_signed_zero": np.array([3.0, np.nan, -0.0, 0.0, np.nan, 1.5, 3.0]),
+        "empty": np.array([], dtype=float),
+    }[case]
+    distinct, inverse = unique_inverse(values)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(distinct, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from tfrsim.analysis.grid import unique_inverse
 from tfrsim.cohort.params import SOKAL_GROUPS
 
 #: Label of the group made of every patient.
@@ -147,7 +148,7 @@ def collapse(
         Per group, ascending durations (censored before events at a tie), bool
         events and float counts (integers, as lifelines' weights).
     """
-    times, inverse = np.unique(durations, return_inverse=True)  # one sort for all groups
+    times, inverse = unique_inverse(durations)  # one sort for all groups
     key = inverse.reshape(-1) * 2 + np.asarray(events, dtype=bool)
     out = []
     for mask in masks:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from tfrsim.analysis.grid import unique_inverse
 from tfrsim.jsonsafe import json_safe
 
 Array = NDArray[np.float64]
@@ -153,7 +154,7 @@ def _merge_sort_pair_counts(
     tied_i = leq + eeq
     # Pairs of events at the same time: each event x was paired with every other
     # event of its time; those pairs are not comparable.
-    time_id = np.unique(ts, return_inverse=True)[1].astype(np.int64).reshape(-1)
+    time_id = unique_inverse(ts)[1].astype(np.int64)
     ev_key = (time_id * (int(rank.max()) + 1) + rank)[es]
     sorted_key = np.sort(ev_key)
     same_time = np.searchsorted(sorted_key, (time_id[es] + 1) * (int(rank.max()) + 1), "left")
@@ -337,7 +338,7 @@ def concordance_index(
     n_ranks = int(descending[-1]) + 1 if n else 0
     rank_of = np.empty(n, dtype=np.int64)
     rank_of[by_score] = (n_ranks - 1) - descending
-    times, time_id = np.unique(t, return_inverse=True)
+    times, time_id = unique_inverse(t)
     n_times = int(times.size)
     key = time_id.reshape(-1) * 2 + ~e
     key = key.astype(np.uint16 if 2 * n_times <= np.iinfo(np.uint16).max else np.int64)

@@ -25,6 +25,7 @@ from tfrsim.analysis.columns import (
     iter_groups,
 )
 from tfrsim.analysis.estimands import estimand
+from tfrsim.analysis.grid import unique_inverse
 from tfrsim.analysis.params import AnalysisParams
 from tfrsim.analysis.registry import Analysis, register_analysis
 from tfrsim.analysis.survfit import CI_TRANSFORMS, CITransform, km_estimate
@@ -116,7 +117,7 @@ def _counts(
     durations: np.ndarray, events: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct times, (weighted) rows leaving and events at each."""
-    times, inverse = np.unique(np.asarray(durations, dtype=float), return_inverse=True)
+    times, inverse = unique_inverse(np.asarray(durations, dtype=float))
     inverse = inverse.reshape(-1)
     w = np.ones(inverse.size) if weights is None else np.asarray(weights, dtype=float)
     e = np.asarray(events, dtype=bool).reshape(-1)

@@ -167,8 +167,12 @@ class Course:
         with np.errstate(invalid="ignore"):
             since = np.maximum(months - cycle_month[:, None], 0.0)
         since = np.where(np.isfinite(since), since, 0.0)
-        phase = 2.0 * np.pi * since / self.oscillation_period_months
-        return np.asarray(10.0 ** (-0.5 * self.oscillation_log10 * (1.0 - np.cos(phase))))
+        phase = since * (2.0 * np.pi / self.oscillation_period_months)
+        np.cos(phase, out=phase)
+        # 10 ** (-A (1 - cos) / 2) as exp(ln 10 * ...): several times faster than a power.
+        phase -= 1.0
+        phase *= 0.5 * self.oscillation_log10 * np.log(10.0)
+        return np.exp(phase, out=phase)
 
     def _held_months(
         self, clone_months: NDArray[np.float64], rows: NDArray[np.intp]
