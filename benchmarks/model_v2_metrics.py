@@ -2,7 +2,8 @@
 
     PYTHONPATH=src python benchmarks/model_v2_metrics.py --n 20000 [--model calibrated]
 
-1. Rules: STIM1-shaped patients, the same patients under ``loss_of_mmr`` and ``stim``:
+1. Rules: STIM1-shaped patients, the same patients under ``loss_of_mmr`` and ``stim``
+   (each throughout: without STIM1's protocol amendment):
    MRFS at 24 months (difference, accept 6-25 points) and the share of STIM-rule
    events without (latent) MMR loss (accept 10-30 %).
 2. Depth: STIM1-shaped cohorts entering at MR4 vs MR5, otherwise identical (same
@@ -45,10 +46,25 @@ def mrfs(patients: pd.DataFrame, months: list[float]) -> np.ndarray:
     )
 
 
+#: A what-if on the rule applies it throughout: without STIM1's protocol amendment
+#: (two consecutive positives before calendar month 18, conf/trial/stim1.yaml).
+ONE_RULE = ("monitoring.amendment.calendar_month=0",)
+
+#: Overrides of the model's parameters (``--set``), applied to every simulated study.
+MODEL_OVERRIDES: list[str] = []
+
+
 def params(trial: str, model: str, n: int, seed: int, *extra: str) -> StudyParams:
     """Study parameters of a trial-shaped cohort."""
     return load_params(
-        [f"trial={trial}", f"model={model}", f"cohort.n_patients={n}", f"seed={seed}", *extra]
+        [
+            f"trial={trial}",
+            f"model={model}",
+            *MODEL_OVERRIDES,
+            f"cohort.n_patients={n}",
+            f"seed={seed}",
+            *extra,
+        ]
     )
 
 
@@ -84,7 +100,9 @@ def rule_contrast(model: str, n: int, seed: int) -> dict[str, float]:
     """Metric 1 (and late relapses under each rule)."""
     out: dict[str, float] = {}
     for rule in ("stim", "loss_of_mmr"):
-        pt = simulate(params("stim1", model, n, seed, f"monitoring.rule.name={rule}")).patients
+        pt = simulate(
+            params("stim1", model, n, seed, f"monitoring.rule.name={rule}", *ONE_RULE)
+        ).patients
         s = mrfs(pt, [24.0, 60.0])
         out[f"mrfs24_{rule}"] = 100 * s[0]
         out[f"mrfs60_{rule}"] = 100 * s[1]
@@ -109,6 +127,7 @@ def depth_contrast(model: str, n: int, seed: int) -> dict[str, float]:
                 n,
                 seed,
                 f"monitoring.rule.name={rule}",
+                *ONE_RULE,
                 "cohort.eligibility.min_depth=MR4",
                 "cohort.depth_shares={" + ",".join(f"{k}: {v}" for k, v in shares.items()) + "}",
             )
@@ -180,7 +199,15 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--model", default="calibrated")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model overrides, e.g. model.control_probability=0.3 (a what-if, not a fit)",
+    )
     args = parser.parse_args()
+    MODEL_OVERRIDES.extend(args.set)
     began = time.perf_counter()
     facts: dict[str, float] = {}
     for part in (rule_contrast, depth_contrast, duration_contrast, fluctuation):

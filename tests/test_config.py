@@ -9,6 +9,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from tfrsim.checks import ConfigError
 from tfrsim.config.compose import CONFIG_DIR, compose_config, load_params
 from tfrsim.disease.clonal import ClonalParams
+from tfrsim.disease.immune import ImmuneParams
 from tfrsim.disease.mixture_cure import MixtureCureParams
 
 GROUPS = ("trial", "model", "analysis", "clinical", "assay")
@@ -71,9 +72,11 @@ def test_every_yaml_is_reached_by_the_tests_above() -> None:
 def test_defaults() -> None:
     params = load_params([])
     assert params.trial_name == "stim1"
-    assert isinstance(params.model, ClonalParams)
+    assert isinstance(params.model, ImmuneParams)  # model v2, the installed default
+    assert isinstance(load_params(["model=clonal_calibrated"]).model, ClonalParams)
     assert params.follow_up.followup_months >= 60
     assert params.monitoring.rule.name == "stim"
+    assert params.monitoring.amendment.calendar_month == 18  # STIM1's early rule
     assert params.cohort.eligibility.min_tki_years == 3
     assert params.cohort.eligibility.min_dmr_years == 2
     assert isinstance(load_params(["model=mixture_cure"]).model, MixtureCureParams)
@@ -166,7 +169,7 @@ def test_unknown_model_name_in_yaml_lists_registered_models(tmp_path: Path) -> N
     text = (conf / "model" / "clonal.yaml").read_text().replace("name: clonal", "name: clonel")
     (conf / "model" / "clonal.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"model.name.*clonal.*mixture_cure.*clonel"):
-        load_params([], config_dir=conf)
+        load_params(["model=clonal"], config_dir=conf)
 
 
 def test_shares_with_unknown_group() -> None:

@@ -24,8 +24,13 @@ N = 60_000
 MONTHS = np.array([1.0, 2.0, 3.0, 4.0, 6.0, 9.0, 12.0, 24.0, 60.0, 156.0])
 
 
+#: The clonal model's tests run the calibrated clonal model (v1); the installed default
+#: is the immune model (v2), tested in test_immune.py.
+CLONAL = "model=clonal_calibrated"
+
+
 def _cohort(overrides: list[str]):
-    params = load_params([f"cohort.n_patients={N}", *overrides])
+    params = load_params([CLONAL, f"cohort.n_patients={N}", *overrides])
     return params, sample_cohort(params.cohort, N, rng=stream("cohort", seed=5, replicate=0))
 
 
@@ -207,7 +212,7 @@ def test_clonal_closed_form_raises_risk_with_eta() -> None:
     (``theta0 / e^eta``): the clonal model's latent hazard is proportional, so
     S(t | eta) = S(t | 0) ** exp(eta) (algebra of exp(-theta0 e^eta F(t))), and a
     positive eta lowers the curve."""
-    model = load_params([]).model
+    model = load_params([CLONAL]).model
     assert isinstance(model, ClonalParams)
     base = clonal.survival(MONTHS, model)
     for eta in (-0.7, 0.5):
@@ -221,7 +226,7 @@ def test_linear_predictor_by_hand() -> None:
     """Catches an effect applied to the wrong covariate or added instead of multiplied
     (e.g. ``b_das + [dasatinib]``): eta of four hand-made patients, one per Sokal
     group and TKI, equals the sum written out by hand."""
-    params = load_params([])
+    params = load_params([CLONAL])
     cohort = sample_cohort(params.cohort, 4, rng=stream("cohort", seed=5, replicate=0))
     cohort = dataclasses.replace(
         cohort,
@@ -276,7 +281,7 @@ def test_simulate_course_takes_its_stream_by_keyword() -> None:
     parameters may be passed by keyword."""
     from tfrsim.disease.registry import simulate_course
 
-    params = load_params([])
+    params = load_params([CLONAL])
     cohort = sample_cohort(params.cohort, 3, rng=stream("cohort", seed=5, replicate=0))
     rng = stream("disease", seed=5, replicate=0)
     with pytest.raises(TypeError):

@@ -20,6 +20,9 @@ from tfrsim.execution import StudyResult, run_study
 from tfrsim.output import RunDirNotEmptyError
 from tfrsim.sweep import naming
 
+#: How runs name the installed default model ("calibrated (immune model)").
+DEFAULT_LABEL = f"calibrated ({load_params([]).model_name} model)"
+
 #: Modules that make `tfrsim --help` slow; importing tfrsim.cli must not load them.
 HEAVY = ("pandas", "scipy", "lifelines", "matplotlib", "pyarrow", "tfrsim.execution")
 
@@ -30,7 +33,7 @@ def test_version_is_tfrsims_and_names_the_default_model() -> None:
     proc = run_tfrsim("--version")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == f"tfrsim {__version__}"
-    assert "default model: calibrated (clonal model)" in proc.stdout
+    assert f"default model: {DEFAULT_LABEL}" in proc.stdout
     assert "Hydra" not in proc.stdout
     assert proc.stderr == ""
 
@@ -74,12 +77,12 @@ def test_first_run_is_quiet_and_logs_what_ran(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     out = proc.stdout
-    assert "calibrated (clonal model)" in out
+    assert DEFAULT_LABEL in out
     assert "median relapse month" in out
     assert "interpolated" in out
     log = (folder / "tfrsim.log").read_text(encoding="utf-8")
     for fragment in (
-        "calibrated (clonal model)",
+        DEFAULT_LABEL,
         "simulated and analysed 200 patients",
         "drew 3 figures",
         "report.html",
@@ -88,7 +91,7 @@ def test_first_run_is_quiet_and_logs_what_ran(tmp_path: Path) -> None:
         assert fragment in log
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert "written_by: tfrsim-calibrate" in report  # the model's provenance
-    assert "calibrated (clonal model)" in report
+    assert DEFAULT_LABEL in report
 
 
 def test_third_party_warnings_become_one_log_line_each(caplog: pytest.LogCaptureFixture) -> None:

@@ -44,11 +44,11 @@ def loo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             sys.executable,
             "-c",
             "from tfrsim.calibration.cli import calibrate_main; calibrate_main()",
-            "start_model=calibrated",
+            "start_model=clonal_calibrated",
             f"fit=[{','.join(FITTED)}]",
             "extra_targets=[]",
             "n_per_trial=300",
-            "max_evaluations=10",
+            "max_evaluations=30",
             "restarts=0",
             "leave_out=twister",
             "report.n_patients=500",
@@ -68,7 +68,7 @@ def loo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert proc.returncode == 0, proc.stderr
     assert "published points inside the 95% prediction interval" in proc.stdout
-    assert f"tfrsim-predict trial=twister model=calibrated --draws {folder / LOO_DRAWS}" in (
+    assert f"tfrsim-predict trial=twister model=clonal_calibrated --draws {folder / LOO_DRAWS}" in (
         proc.stdout
     )
     return folder
@@ -81,13 +81,14 @@ def test_loo_draws_written_loadable_and_centred_at_the_fit(loo_run: Path) -> Non
     model's value, fitted with the left-out trial), or provenance that does not say
     which trial was left out. The centre is
     compared with the fit's own ``calibrated_model.yaml`` (written by another path) and
-    with the start model ``conf/model/calibrated.yaml`` it must have moved away from."""
+    with the start model ``conf/model/clonal_calibrated.yaml`` it must have moved away
+    from."""
     draws = load_draws(loo_run / LOO_DRAWS)
-    assert (draws.model, draws.model_name) == ("calibrated", "clonal")
+    assert (draws.model, draws.model_name) == ("clonal_calibrated", "clonal")
     assert draws.parameters == (*DRAWN, HELD)
     assert draws.n_draws == N_DRAWS
     fit = OmegaConf.load(loo_run / "calibrated_model.yaml")
-    start = load_params(["model=calibrated"]).model
+    start = load_params(["model=clonal_calibrated"]).model
     for name in DRAWN:
         assert draws.centre[name] == pytest.approx(float(fit[name]), rel=1e-12)
     # The held parameter travels at the fit's value, not the start model's.
@@ -113,7 +114,7 @@ def test_loo_prediction_uses_the_loo_draws(loo_run: Path, tmp_path: Path) -> Non
     streams (seed of the trial, replicate = draw position). Also catches the documented
     re-run (``tfrsim-predict ... --draws``) not reproducing the files byte for byte."""
     draws = load_draws(loo_run / LOO_DRAWS)
-    design = load_params(["trial=twister", "model=calibrated"])
+    design = load_params(["trial=twister", "model=clonal_calibrated"])
     base = design.model
     values = []
     for i in range(draws.n_draws):
@@ -137,7 +138,7 @@ def test_loo_prediction_uses_the_loo_draws(loo_run: Path, tmp_path: Path) -> Non
     main(
         [
             "trial=twister",
-            "model=calibrated",
+            "model=clonal_calibrated",
             "--draws",
             str(loo_run / LOO_DRAWS),
             "--n-large",
@@ -172,8 +173,8 @@ def test_loo_posterior_samples_the_leave_one_out_objective(
 
     monkeypatch.setattr(posterior, "emcee_draws", fake_emcee)
     targets = load_targets()
-    designs = trial_designs(CALIBRATION_TRIALS, ["model=calibrated"])
-    model = load_params(["model=calibrated"]).model
+    designs = trial_designs(CALIBRATION_TRIALS, ["model=clonal_calibrated"])
+    model = load_params(["model=clonal_calibrated"]).model
     names = ("theta0", "growth_rate_per_month")
     result = SimpleNamespace(names=names, model=model, extra_targets=(), leave_out="stim2")
     objective = loo_objective(
@@ -184,7 +185,7 @@ def test_loo_posterior_samples_the_leave_one_out_objective(
     run = loo_posterior(
         objective,
         LooParams(draws=True, n_draws=5),
-        start_model="calibrated",
+        start_model="clonal_calibrated",
         fitted_to=[],
         fit_yaml=fit_yaml,
     )
@@ -222,7 +223,7 @@ def test_loo_settings_refused_before_any_work(
     steps = 80 < 200)."""
     with pytest.raises(ConfigError, match=message):
         CalibrateParams(
-            start_model="calibrated",
+            start_model="clonal_calibrated",
             fit=("theta0", "latency_sigma"),
             n_per_trial=100,
             seed=1,

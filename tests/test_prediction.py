@@ -183,9 +183,9 @@ def test_given_draws_must_belong_to_the_trials_model(
     another registered model, a drawn parameter the model lacks, or a model whose
     parameters the draws do not replace differ from those the draws were sampled with
     (e.g. leave-one-out draws of a fit started from ``calibrated`` predicted with
-    ``model=clonal``). The parameters that must be named are read independently from
-    the calibrated model's YAML: its fitted parameters (where it differs from
-    ``clonal.yaml``) minus the drawn ones. Each refusal comes before any simulation,
+    ``model=immune``, its uncalibrated start). The parameters that must be named are
+    read independently from the calibrated model's YAML: its fitted parameters (where
+    it differs from ``immune.yaml``) minus the drawn ones. Each refusal comes before any simulation,
     and the command exits 2 naming the file."""
     import ast
     import dataclasses
@@ -194,21 +194,21 @@ def test_given_draws_must_belong_to_the_trials_model(
 
     from tfrsim.draws import MODEL_DIR, DrawsError
 
-    with pytest.raises(DrawsError, match="holds draws of a 'immune' model"):
+    with pytest.raises(DrawsError, match="holds draws of a 'clonal' model"):
         tfrsim.predict(
-            ["trial=twister"], draws=dataclasses.replace(fake_draws, model_name="immune")
+            ["trial=twister"], draws=dataclasses.replace(fake_draws, model_name="clonal")
         )
     alien = dataclasses.replace(
         fake_draws,
-        parameters=("theta0", "latency_sigma", "control_probability"),
-        centre={"theta0": 1.0, "latency_sigma": 1.0, "control_probability": 0.2},
+        parameters=("theta0", "latency_sigma", "cure_fraction"),
+        centre={"theta0": 1.0, "latency_sigma": 1.0, "cure_fraction": 0.2},
     )
-    with pytest.raises(DrawsError, match="'control_probability', which is not a numeric"):
+    with pytest.raises(DrawsError, match="'cure_fraction', which is not a numeric"):
         tfrsim.predict(["trial=twister"], draws=alien)
     fitted = OmegaConf.load(MODEL_DIR / "calibrated.yaml").provenance.fitted_parameters
     expected = sorted(set(fitted) - set(NAMES))
     with pytest.raises(DrawsError, match="differs from it") as info:
-        tfrsim.predict(["trial=twister", "model=clonal"], draws=fake_draws)
+        tfrsim.predict(["trial=twister", "model=immune"], draws=fake_draws)
     named = str(info.value).split("replace: ")[1].split("]")[0] + "]"
     assert sorted(ast.literal_eval(named)) == expected
     path = tmp_path / "x.draws.json"
@@ -216,7 +216,7 @@ def test_given_draws_must_belong_to_the_trials_model(
     from tfrsim.predict_cli import main
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["trial=twister", "model=clonal", "--draws", str(path), "--out", str(tmp_path / "o")])
+        main(["trial=twister", "model=immune", "--draws", str(path), "--out", str(tmp_path / "o")])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert str(path) in err

@@ -4,8 +4,8 @@
 def model_label(choice: str | None, name: str) -> str:
     """The config chosen (``model=...``) and the registered model behind it.
 
-    ``model=calibrated`` runs the clonal model with fitted values, hence
-    ``"calibrated (clonal model)"``; ``model=clonal`` gives ``"clonal model"``. Run
+    ``model=calibrated`` runs the installed model with fitted values, e.g.
+    ``"calibrated (immune model)"``; ``model=clonal`` gives ``"clonal model"``. Run
     folder names use the config choice (``..._calibrated_seed...``), the first word.
 
     Parameters

@@ -220,6 +220,11 @@ def _efron_terms(
     return loglik, score, information, sums
 
 
+#: Largest coefficient variance of a converged fit (SE 1e4 on the log-HR scale):
+#: far above any estimable effect, far below a separated one (ASSUMPTION).
+MAX_VARIANCE = 1e8
+
+
 def fit_efron(
     x: Array,
     durations: Array,
@@ -286,7 +291,12 @@ def fit_efron(
             except np.linalg.LinAlgError:
                 break
             positive = bool(np.all(np.linalg.eigvalsh(info) > 0))  # type: ignore[arg-type]
-            return EfronFit(beta, variance, loglik, iteration, positive, null)
+            # Monotone likelihood (separation): a coefficient drifts until exp(beta x)
+            # saturates, the step underflows below tol and the information along it is
+            # ~0, so its SE is astronomical (3e7 at beta 38 in the test). Not a maximum:
+            # R's coxph warns that the coefficient may be infinite.
+            bounded = bool(np.all(np.diag(variance) < MAX_VARIANCE))
+            return EfronFit(beta, variance, loglik, iteration, positive and bounded, null)
     return EfronFit(beta, np.full((p, p), np.nan), loglik, max_iter, False, null)
 
 

@@ -24,6 +24,7 @@ from tfrsim.analysis.columns import (
     iter_groups,
 )
 from tfrsim.analysis.estimands import estimand
+from tfrsim.analysis.grid import unique_inverse
 from tfrsim.analysis.pvalues import chi2_sf
 from tfrsim.analysis.registry import Analysis, register_analysis
 from tfrsim.jsonsafe import json_safe
@@ -180,7 +181,7 @@ def multivariate_logrank(
     k = int(g.max()) + 1 if n_groups is None else int(n_groups)
     if not (t.size == g.size == e.size == w.size):
         raise ValueError("durations, groups, events and weights must have equal length")
-    times, inverse = np.unique(t, return_inverse=True)
+    times, inverse = unique_inverse(t)
     cell = inverse.reshape(-1) * k + g
     removed = np.bincount(cell, weights=w, minlength=times.size * k).reshape(-1, k)
     observed = np.bincount(cell[e], weights=w[e], minlength=times.size * k).reshape(-1, k)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from tfrsim.analysis.grid import unique_inverse
 from tfrsim.analysis.pvalues import log10_p_normal, norm_ppf
 from tfrsim.jsonsafe import json_safe
 
@@ -192,7 +193,7 @@ def km_estimate(
     e = np.asarray(events, dtype=bool).reshape(-1)
     if t.size != e.size or t.size == 0:
         raise ValueError("durations and events must be non-empty and of equal length")
-    times, inverse = np.unique(t, return_inverse=True)
+    times, inverse = unique_inverse(t)
     n_event = np.bincount(inverse, weights=e, minlength=times.size).astype(np.int64)
     n_all = np.bincount(inverse, minlength=times.size).astype(np.int64)
     return _km_from_counts(times, n_event, n_all, alpha=alpha, ci_transform=ci_transform)
@@ -209,7 +210,7 @@ def _km_by_group(
     """:func:`km_estimate` of each group ``t[mask], e[mask]``, from one sort of ``t``:
     each group's counts on the distinct times of all rows, times without rows dropped
     (the same counts, hence the same numbers, as sorting each group)."""
-    times, inverse = np.unique(t, return_inverse=True)
+    times, inverse = unique_inverse(t)
     inverse = inverse.reshape(-1)
     out = []
     for mask in masks:

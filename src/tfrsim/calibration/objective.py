@@ -17,7 +17,8 @@ Objective = for each trial, z' R^-1 z over its milestones, z = (simulated - publ
             / SE)^2 (stim2_ash2013 via DESIGN §4, approximate) and ``restart_mix`` the
             binomial deviance of 12 of 64 rule-triggered restarts without loss of MMR
             (spain2018) at the simulated share of STIM-rule events without latent MMR
-            loss (STIM1 and STIM2 pooled), charged only below 12/64 (a lower bound:
+            loss (STIM2's and STIM1's after its protocol amendment, pooled;
+            two-sided, or charged only below 12/64 when read as a lower bound:
             :mod:`tfrsim.calibration.targets`)
           + Gaussian priors on fitted covariate effects,
 i.e. minus twice a log-likelihood of the published summaries. Any registered model
@@ -370,6 +371,7 @@ class Objective:
                 self.targets.months(trial),
                 after=(t.twister_late_after_month,),
                 by=(t.twister_early_by_month,),
+                rule_from_calendar_month=params.monitoring.amendment.calendar_month,
             )
         rows = []
         for m in self.targets.milestones:
@@ -449,7 +451,7 @@ class Objective:
         pooled = [stats[x] for x in r.trials if x in stats]
         if "restart_mix" in self.extra_targets and pooled:
             k = sum(s.events_without_mmr_loss for s in pooled)
-            n = sum(s.n_events for s in pooled)
+            n = sum(s.rule_events for s in pooled)
             share = float(np.clip(k / max(n, 1), 1e-6, 1 - 1e-6))
             charged = not (r.one_sided and share >= r.share)
             extra.append(

@@ -62,6 +62,7 @@ from tfrsim.calibration.objective import (
     with_parameters,
 )
 from tfrsim.calibration.targets import Targets, load_targets
+from tfrsim.checks import ConfigError
 from tfrsim.config.compose import CALIBRATION_TRIALS, load_params, trial_designs
 from tfrsim.draws import (
     MODEL_DIR,
@@ -428,7 +429,13 @@ def emcee_draws(
 
     def log_probability(x: NDArray[np.float64]) -> float:
         x = np.asarray(x, dtype=float)
-        return float(-0.5 * f(x) - 0.5 * np.sum(((x - mean) / sd) ** 2))
+        try:
+            value = f(x)
+        except ConfigError:
+            # Outside the model's support (e.g. theta0 above the simulator's cap):
+            # probability 0, the standard emcee reading; the walker stays put.
+            return -np.inf
+        return float(-0.5 * value - 0.5 * np.sum(((x - mean) / sd) ** 2))
 
     sampler = emcee.EnsembleSampler(walkers, k, log_probability)
     sampler._random = np.random.mtrand.RandomState(int(rng.integers(2**31)))

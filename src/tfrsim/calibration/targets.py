@@ -19,14 +19,14 @@ Extra targets (used when the calibration asks for them):
   fact ``nonrelapsers_with_positive_share``; approximate, generous SE).
 * Spanish series (spain2018, Hernandez-Boluda Blood Cancer J 2018): of 64 restarts
   triggered by the rule, 12 followed a >= 1-log rise without loss of MMR and 52 a loss
-  of MMR: a binomial 12 of 64 for the share of STIM-rule events without MMR loss,
-  read as a lower bound (one-sided). The series restarted "mostly" at loss of MMR
-  (spain2018), so a >= 1-log rise below MMR was acted on only sometimes: rises that
-  were watched and went back down are not among the 64 restarts, and rises that were
-  watched until MMR was lost count among the 52. Both would be STIM-rule events
-  without MMR loss under a strict STIM rule, so 12 of 64 undercounts that share; the
-  term charges a simulated share below it, not one above (ASSUMPTION: the size of
-  the undercount is unknown, so nothing bounds the share from above here).
+  of MMR: a binomial 12 of 64 for the share of STIM-rule events without MMR loss
+  (STIM2's, and STIM1's after its protocol amendment), two-sided: the prior on that
+  share the model issue asks for. Caveat: the series restarted "mostly" at loss of MMR
+  (spain2018), so a >= 1-log rise below MMR was acted on only sometimes, and 12 of 64
+  may undercount the share a strict STIM rule gives. Read as a lower bound only
+  (``RestartMix.one_sided``, as before December 2026), nothing bounds the share from
+  above, and with STIM1's amendment the fit drifted to 29-38 % (docs/calibration.md,
+  "Model v2"); the two readings are compared there.
 * EURO-SKI (euroski_ashcn): each additional year of imatinib before stopping raised
   relapse-free survival by about 2-3 percentage points. Read as a gain of 2.5 points
   (SE 0.75, so that 2-3 is the central ~50 % and 1-4 points the ~95 %; ASSUMPTION)
@@ -116,9 +116,9 @@ class DurationGain:
 EUROSKI_DURATION_GAIN = DurationGain(0.025, 0.0075, 24.0, 7.0, "euroski_ashcn")
 
 #: spain2018: 12 restarts after a >= 1-log rise without MMR loss, 52 at loss of MMR;
-#: compared with the simulated trials that use the STIM rule, as a lower bound (module
-#: docstring).
-SPANISH_RESTARTS = RestartMix(12, 64, ("stim1", "stim2"), "spain2018", one_sided=True)
+#: compared with the simulated trials that use the STIM rule, two-sided (module
+#: docstring; ``one_sided=True`` reads it as a lower bound).
+SPANISH_RESTARTS = RestartMix(12, 64, ("stim1", "stim2"), "spain2018")
 
 
 @dataclass(frozen=True)
