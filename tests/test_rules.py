@@ -157,3 +157,31 @@ def test_rules_run_without_warnings_and_return_masks(name: str) -> None:
         out = apply_rule(measured, detected, RuleParams(name))
     assert out.fired.dtype == np.bool_
     assert not out.fired[2]
+
+
+def test_earliest_of_is_the_lexicographic_minimum() -> None:
+    """Catches the combination of criteria (``any_of``, a protocol amendment) taking the
+    wrong outcome: a tie on the completing test broken towards the later start, a
+    "not fired" (-1) read as the earliest test, or the running minimum reset. Against
+    Python's ``min`` over (trigger, first) tuples, per patient, on random outcomes
+    with ties and misses."""
+    from tfrsim.monitoring.rules import RuleOutcome, earliest_of
+
+    rng = np.random.default_rng(11)
+    n, k = 2000, 3
+    outcomes = []
+    for _ in range(k):
+        trigger = rng.integers(0, 6, n)
+        first = trigger - rng.integers(0, 3, n).clip(max=trigger)
+        fired = rng.random(n) < 0.6
+        outcomes.append(
+            RuleOutcome(
+                fired=fired, trigger=np.where(fired, trigger, -1), first=np.where(fired, first, -1)
+            )
+        )
+    out = earliest_of(outcomes)
+    for i in range(n):
+        options = [(o.trigger[i], o.first[i]) for o in outcomes if o.fired[i]]
+        expected = min(options) if options else (-1, -1)
+        assert (out.trigger[i], out.first[i]) == expected
+        assert out.fired[i] == bool(options)

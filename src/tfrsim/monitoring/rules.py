@@ -77,8 +77,10 @@ def _earliest(mask: NDArray[np.bool_], offset: int, allowed: Allowed = None) -> 
     if mask.shape[1] == 0:  # e.g. pairs of a one-test series: argmax has nothing to scan
         never = np.full(mask.shape[0], -1, dtype=np.int64)
         return RuleOutcome(fired=np.zeros(mask.shape[0], dtype=bool), trigger=never, first=never)
-    fired = np.asarray(mask.any(axis=1), dtype=bool)
-    first = np.where(fired, mask.argmax(axis=1), -1).astype(np.int64)
+    # argmax finds the first True (or 0 when there is none): one pass, no any().
+    column = mask.argmax(axis=1)
+    fired = np.asarray(mask[np.arange(mask.shape[0]), column], dtype=bool)
+    first = np.where(fired, column, -1).astype(np.int64)
     trigger = np.where(fired, first + offset, -1).astype(np.int64)
     return RuleOutcome(fired=fired, trigger=trigger, first=first)
 
@@ -145,13 +147,21 @@ def any_of(*criteria: Criterion) -> Criterion:
 
 
 def earliest_of(outcomes: Sequence[RuleOutcome]) -> RuleOutcome:
-    """Per patient, the outcome completed earliest (ties: the series that started first)."""
+    """Per patient, the outcome completed earliest (ties: the series that started first).
+
+    One pass per outcome, keeping the best so far (a lexicographic minimum of
+    (trigger, first) with "not fired" last): the same choice as a lexsort of the
+    stacked outcomes, without sorting.
+    """
     never = np.iinfo(np.int64).max
-    triggers = np.stack([np.where(o.fired, o.trigger, never) for o in outcomes])
-    firsts = np.stack([np.where(o.fired, o.first, never) for o in outcomes])
-    order = np.lexsort((firsts, triggers), axis=0)[0]
-    cols = np.arange(triggers.shape[1])
-    trigger, first = triggers[order, cols], firsts[order, cols]
+    trigger = np.where(outcomes[0].fired, outcomes[0].trigger, never)
+    first = np.where(outcomes[0].fired, outcomes[0].first, never)
+    for o in outcomes[1:]:
+        t = np.where(o.fired, o.trigger, never)
+        f = np.where(o.fired, o.first, never)
+        better = (t < trigger) | ((t == trigger) & (f < first))
+        trigger = np.where(better, t, trigger)
+        first = np.where(better, f, first)
     fired = trigger != never
     return RuleOutcome(
         fired=fired,
