@@ -57,9 +57,10 @@ def test_each_rule_applies_on_its_side_of_the_date() -> None:
 
 def test_an_amendment_before_every_test_is_no_amendment() -> None:
     """Catches the amended path differing from the plain rule where the earlier rule
-    covers no test (a mask that also blocks allowed tests, the earlier rule's outcome
-    leaking in): an amendment dated before every test (calendar month 0.5; tests start
-    a month after each stop) gives exactly the patients of no amendment (month 0).
+    covers no test (the later rule's mask blocking tests it should allow): an amendment
+    dated before every test (calendar month 0.5; tests start a month after each stop)
+    gives exactly the patients of no amendment (month 0). Earlier-rule outcomes leaking
+    into later tests are the brute-force test's business.
     STIM1's own amendment (month 18) adds relapses: two positives without a 1-log rise
     count before it."""
     assert not AmendmentParams().active

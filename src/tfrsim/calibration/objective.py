@@ -332,6 +332,15 @@ class Objective:
         if missing:
             raise ValueError(f"no design given for target trial(s) {missing}")
         self.designs = dict(designs)
+        for t in needed:
+            monitoring = designs[t].monitoring
+            if monitoring.amendment.active and monitoring.rule.event_at != "confirming":
+                # trial_statistics tells the rules apart by the dated event month.
+                raise ValueError(
+                    f"trial {t!r}: a protocol amendment needs events dated at the "
+                    f"confirming test (monitoring.rule.event_at=confirming), got "
+                    f"{monitoring.rule.event_at!r}"
+                )
         self.trials = {
             t: trial_params(
                 with_model(designs[t], model), n_per_trial, seed, max(targets.months(t) or [0.0])

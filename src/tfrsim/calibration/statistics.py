@@ -66,6 +66,10 @@ def trial_statistics(
     ``rule_from_calendar_month``: the calendar month of a protocol amendment
     (:class:`~tfrsim.monitoring.params.AmendmentParams`); the events without loss of
     MMR are counted among events dated from then on, those of the trial's own rule.
+    Events must be dated at the confirming test (``event_at=confirming``, every
+    calibration trial; :class:`~tfrsim.calibration.objective.Objective` refuses an
+    amended trial dated otherwise): a pair straddling the date, dated at its first
+    test, would count as an earlier-rule event.
     """
     relapses = patients.loc[patients["event"], "duration_months"].to_numpy(dtype=float)
     calendar = patients["entry_month"].to_numpy(dtype=float) + patients["duration_months"].to_numpy(

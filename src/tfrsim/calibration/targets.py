@@ -25,7 +25,8 @@ Extra targets (used when the calibration asks for them):
   (spain2018), so a >= 1-log rise below MMR was acted on only sometimes, and 12 of 64
   may undercount the share a strict STIM rule gives. Read as a lower bound only
   (``RestartMix.one_sided``, as before December 2026), nothing bounds the share from
-  above, and with STIM1's amendment the fit drifted to 29-38 % (docs/calibration.md,
+  above, and with STIM1's amendment the fit drifted to 34-38 % (STIM1 patients under
+  the STIM rule throughout; the pooled share the term scores, 25-29 %; docs/calibration.md,
   "Model v2"); the two readings are compared there.
 * EURO-SKI (euroski_ashcn): each additional year of imatinib before stopping raised
   relapse-free survival by about 2-3 percentage points. Read as a gain of 2.5 points
