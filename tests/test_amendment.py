@@ -13,6 +13,7 @@ import pytest
 from tfrsim.checks import ConfigError
 from tfrsim.config.compose import load_params
 from tfrsim.execution import simulate
+from tfrsim.monitoring import RULES
 from tfrsim.monitoring.params import AmendmentParams, MonitoringParams
 from tfrsim.monitoring.rules import apply_protocol
 
@@ -128,3 +129,70 @@ def test_amendment_settings_are_checked() -> None:
         AmendmentParams(calendar_month=-1.0)
     with pytest.raises(ConfigError, match="earlier_rule"):
         AmendmentParams(calendar_month=12.0, earlier_rule="sometimes")
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+@pytest.mark.parametrize("month", [0.0, 7.0])
+def test_a_relapse_among_the_first_tests_is_the_relapse(rule: str, month: float) -> None:
+    """The premise of testing later visit slots only for patients not yet relapsed
+    (``observe._test``): for every registered rule, with and without an amendment, a
+    rule that fires among a series' first 12 tests fires at the same test (and the same
+    first test) on the whole series. Catches a rule whose earliest completion depends
+    on later tests, which would make the early stop change results."""
+    from tfrsim.monitoring.observe import EARLY_SLOTS
+
+    rng = np.random.default_rng(13)
+    n, t = 4000, 30
+    detected = rng.random((n, t)) < 0.3
+    measured = np.where(detected, 10 ** rng.uniform(-4.5, 0.0, (n, t)), 0.0)
+    test_month = np.broadcast_to(np.arange(1.0, t + 1), (n, t)).copy()
+    entry = rng.uniform(0, 24, n)
+    mon = _monitoring(month, rule)
+    head = apply_protocol(
+        measured[:, :EARLY_SLOTS],
+        detected[:, :EARLY_SLOTS],
+        mon,
+        test_month[:, :EARLY_SLOTS],
+        entry,
+    )
+    whole = apply_protocol(measured, detected, mon, test_month, entry)
+    assert head.fired.sum() > 100
+    np.testing.assert_array_equal(whole.trigger[head.fired], head.trigger[head.fired])
+    np.testing.assert_array_equal(whole.first[head.fired], head.first[head.fired])
+
+
+def test_the_rule_leaves_every_test_result_unchanged() -> None:
+    """Common random numbers across rules (the observe docstring's promise): the same
+    patients under the STIM rule and under loss of MMR get identical results at every
+    visit slot tested in both runs, including the slots after the first year, which
+    are simulated only for some patients (``observe._test``). Catches a set of
+    later-simulated patients that depends on the rule, which shifts their draws."""
+    from tfrsim.cohort.sample import sample_cohort
+    from tfrsim.disease.registry import simulate_course
+    from tfrsim.monitoring.follow_up import horizon_months, sample_follow_up
+    from tfrsim.monitoring.observe import EARLY_SLOTS, observe
+    from tfrsim.random import stream
+
+    def run(rule: str):  # type: ignore[no-untyped-def]
+        p = load_params(["trial=stim1", "cohort.n_patients=4000", f"monitoring.rule.name={rule}"])
+
+        def rng(name: str) -> np.random.Generator:
+            return stream(name, seed=9, replicate=0, block=0)
+
+        cohort = sample_cohort(p.cohort, 4000, rng=rng("cohort"), first_id=0)
+        course = simulate_course(cohort, p.model_name, p.model, rng=rng("disease"))
+        follow_up = sample_follow_up(p.follow_up, 4000, rng=rng("follow_up"))
+        horizon = horizon_months(p.follow_up)
+        return observe(
+            course,
+            follow_up,
+            p.monitoring,
+            horizon,
+            schedule_rng=rng("schedule"),
+            assay_rng=rng("assay"),
+        )
+
+    a, b = run("stim"), run("loss_of_mmr")
+    both = ~np.isnan(a.month) & ~np.isnan(b.month)
+    assert both[:, EARLY_SLOTS:].sum() > 10_000
+    np.testing.assert_array_equal(a.measured_pct[both], b.measured_pct[both])

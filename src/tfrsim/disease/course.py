@@ -1,5 +1,6 @@
 """The latent disease course after stopping, shared by every disease model."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,29 @@ class Course:
 
     def __len__(self) -> int:
         return int(self.relapse_month.shape[0])
+
+    def take(self, rows: NDArray[np.intp]) -> "Course":
+        """The course of patients ``rows`` (increasing indices), renumbered 0..k-1."""
+        keep = np.zeros(len(self), dtype=bool)
+        keep[rows] = True
+        clones = keep[self.clone_patient]
+        renumber = np.cumsum(keep) - 1
+
+        def per_clone(values: NDArray[np.float64] | None) -> NDArray[np.float64] | None:
+            return None if values is None else values[clones]
+
+        return dataclasses.replace(
+            self,
+            relapse_month=self.relapse_month[rows],
+            n_clones=self.n_clones[rows],
+            residual_pct=self.residual_pct[rows],
+            clone_patient=renumber[self.clone_patient[clones]].astype(np.int64),
+            clone_onset_month=self.clone_onset_month[clones],
+            clone_rate_per_month=self.clone_rate_per_month[clones],
+            clone_ceiling_pct=per_clone(self.clone_ceiling_pct),
+            clone_escape_month=per_clone(self.clone_escape_month),
+            clone_cycle_month=per_clone(self.clone_cycle_month),
+        )
 
     def bcr_abl_pct(self, months: NDArray[np.float64]) -> NDArray[np.float64]:
         """True BCR-ABL1 (% IS) of every patient at the given months.
