@@ -161,7 +161,7 @@ def draw_clones(
     # The grid holds 96 uniforms per patient, of which ~4 are used: single precision
     # halves its cost (benchmarks/README.md). numpy draws k / 2^24; the midpoint
     # (k + 1/2) / 2^24 keeps every uniform inside (0, 1), so no latency or growth rate
-    # is 0 or infinite (a tail beyond 5.3 SD, probability 1e-7, is cut).
+    # is 0 or infinite (normal tails beyond 5.4 SD, probability 6e-8, are cut).
     slots = clone_rng.random((n, MAX_CLONES, 3), dtype=np.float32)
     clone_patient, slot = np.nonzero(np.arange(MAX_CLONES) < n_clones[:, None])
     u = slots[clone_patient, slot].T.astype(np.float64) + 2.0**-25

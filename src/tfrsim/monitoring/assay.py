@@ -91,7 +91,8 @@ def measure(
     # exp(x ln 10) rather than 10 ** x: the same number, several times faster.
     # The two normal draws are single precision: numpy draws and exponentiates them
     # about twice as fast (benchmarks/README.md), and a 1e-7 relative error is far
-    # below the assay's own noise (copies are whole numbers below 2^24 either way).
+    # below the assay's own noise (ABL1 copies stay exact whole numbers up to 2^24,
+    # 16.8 million, far above any sample's count).
     z_abl = abl_rng.standard_normal(true_pct.shape, dtype=np.float32)
     z_abl *= np.float32(params.abl_sigma_log10 * LN10)
     z_abl += np.float32(np.log(params.abl_median_copies))

@@ -207,8 +207,8 @@ def observe(
     )
 
 
-#: Visit slots tested for every patient before the rest are tested only for patients
-#: the rule has not yet called relapsed (:func:`_test`).
+#: Visit slots simulated for every patient; the later ones are not simulated for
+#: patients certainly relapsed within them (:func:`_test`).
 EARLY_SLOTS = 12
 
 
