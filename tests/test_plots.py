@@ -18,7 +18,13 @@ from tfrsim.plots.calibration import FAIL_GID, PASS_GID
 from tfrsim.plots.experiments import plot_power, replicates_note
 from tfrsim.plots.forest import NOT_ESTIMATED, TABLE_GID, sokal_counts
 from tfrsim.plots.style import OKABE_ITO, save_figure, trial_title
-from tfrsim.plots.survival import AT_RISK_GID, CENSOR_GID, STATS_GID, censor_mark_months
+from tfrsim.plots.survival import (
+    AT_RISK_GID,
+    CENSOR_GID,
+    STATS_GID,
+    censor_mark_months,
+    count_text,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -120,6 +126,50 @@ def test_plot_km_at_risk_table_aligned_with_ticks(km):
     table = next(a for a in ax.figure.axes if a.get_gid() == AT_RISK_GID)
     assert table.get_xlim() == ax.get_xlim()  # its own panel, aligned with the curves
     ax.figure.canvas.draw()
+
+
+@pytest.mark.parametrize("n", [50_000, 1_000_000])
+def test_plot_km_at_risk_texts_never_overlap(n):
+    """Catches at-risk texts running together for a large simulated cohort: row labels
+    into the first column's counts ("All patients50028" at n = 10^5, a fixed 10 pt
+    offset) and neighbouring counts into each other ("1000000392700" at 10^6, columns
+    24 months apart on the 85 mm figure). No two drawn boxes of the table touch,
+    measured by the renderer."""
+    months = np.arange(0.0, 145.0, 24.0)
+    share = np.array([1.0, 0.39, 0.36, 0.25, 0.2, 0.12, 0.05])
+    groups = {"all": 1.0, "low": 0.5, "intermediate": 0.35, "high": 0.15}
+    at_risk = pd.DataFrame(
+        [
+            (g, m, round(n * w * s))
+            for g, w in groups.items()
+            for m, s in zip(months, share, strict=True)
+        ],
+        columns=["group", "month", "at_risk"],
+    )
+    curves = pd.DataFrame(
+        [(g, m, 1.0 - 0.6 * (m > 0), 0.9, 1.0) for g in groups for m in months],
+        columns=["group", "month", "survival", "lower", "upper"],
+    )
+    km = KMResult(curves=curves, at_risk=at_risk, milestones=curves.iloc[0:0], alpha=0.05)
+    ax = plot_km(km)
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = _at_risk_texts(ax)
+    shown = [t.get_text() for t in texts]
+    assert f"{n}" in shown or count_text(n) in shown  # the premise: the largest count
+    assert len(texts) == 1 + len(groups) * (1 + len(months))
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i, a in enumerate(boxes):
+        for j in range(i):
+            assert not a.overlaps(boxes[j]), (shown[i], shown[j])
+
+
+def test_count_text_by_hand():
+    """Catches a wrong abbreviation of large at-risk counts (hand-written values)."""
+    assert [count_text(v) for v in (0, 7, 99_999)] == ["0", "7", "99999"]
+    assert [count_text(v) for v in (100_000, 392_700, 999_499)] == ["100k", "393k", "999k"]
+    assert [count_text(v) for v in (999_500, 1_000_000, 12_345_678)] == ["1M", "1M", "12.3M"]
 
 
 def test_plot_km_with_patients_matches_km_at_risk(km, patients):

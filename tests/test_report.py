@@ -48,6 +48,60 @@ def test_report_embeds_every_figure_and_the_config(run_dir: Path, result: StudyR
     assert html.count("<tr><td>") >= len(result.summary())
 
 
+def test_embedded_figures_are_the_saved_files_at_half_resolution(
+    run_dir: Path, result: StudyResult
+) -> None:
+    """Catches a report whose images are not the run's figures at REPORT_DPI: each
+    embedded image equals the 2 x 2 block means (numpy, written here) of the saved
+    300-dpi PNG to one level of rounding, with half its size and stated dpi."""
+    import io
+
+    from PIL import Image
+
+    from tfrsim.output.report import REPORT_DPI
+
+    assert result.params.output.dpi == 2 * REPORT_DPI  # the premise: reduced, not drawn
+    html = (run_dir / REPORT_FILE).read_text(encoding="utf-8")
+    embedded = [base64.b64decode(d) for d in IMG.findall(html)]
+    for stem, data in zip(("km", "forest", "trajectories"), embedded, strict=True):
+        with Image.open(run_dir / "figures" / f"{stem}.png") as big:
+            full = np.asarray(big.convert("RGBA"), dtype=float)
+            assert round(big.info["dpi"][0]) == 2 * REPORT_DPI
+        with Image.open(io.BytesIO(data)) as small:
+            shown = np.asarray(small.convert("RGBA"), dtype=float)
+            assert round(small.info["dpi"][0]) == REPORT_DPI
+        # An odd last row or column is a block of its own (ceil); compare full blocks.
+        assert shown.shape[:2] == (-(-full.shape[0] // 2), -(-full.shape[1] // 2))
+        h, w = full.shape[0] // 2, full.shape[1] // 2
+        means = full[: 2 * h, : 2 * w].reshape(h, 2, w, 2, 4).mean(axis=(1, 3))
+        assert np.abs(shown[:h, :w] - means).max() <= 1.0
+
+
+def test_reduce_png_by_hand() -> None:
+    """Catches a wrong reduction (a dropped row, averaging across channels, the dpi
+    kept): a 4 x 2 image whose block means are known by hand."""
+    import io
+
+    from PIL import Image
+
+    from tfrsim.plots.style import reduce_png
+
+    pixels = np.array(
+        [[[0, 0, 0], [100, 0, 200]], [[200, 40, 0], [100, 0, 200]],
+         [[10, 10, 10], [30, 30, 30]], [[50, 50, 50], [70, 70, 70]]],
+        dtype=np.uint8,
+    )  # fmt: skip
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format="png", dpi=(300, 300))
+    with Image.open(io.BytesIO(reduce_png(buffer.getvalue(), 2))) as small:
+        assert small.size == (1, 2)
+        assert round(small.info["dpi"][0]) == 150
+        np.testing.assert_array_equal(np.asarray(small), [[[100, 10, 100]], [[40, 40, 40]]])
+    assert reduce_png(buffer.getvalue(), 1) == buffer.getvalue()
+    with pytest.raises(ValueError, match="factor"):
+        reduce_png(buffer.getvalue(), 0)
+
+
 def test_report_needs_no_network(run_dir: Path) -> None:
     """Catches a report that loads a stylesheet, font, script or image from the web
     (blank or unstyled offline, and a privacy leak)."""

@@ -54,12 +54,38 @@ def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def embed_figures(figures: Mapping[str, "Figure"], dpi: int = REPORT_DPI) -> list[Image]:
-    """Drawn figures as embeddable PNG images (see :func:`tfrsim.plots.style.figure_bytes`)."""
-    from tfrsim.plots.style import figure_bytes
+def embed_figures(
+    figures: Mapping[str, "Figure"],
+    dpi: int = REPORT_DPI,
+    *,
+    saved: Mapping[str, Path] | None = None,
+    saved_dpi: int | None = None,
+) -> list[Image]:
+    """Drawn figures as embeddable PNG images at ``dpi``.
+
+    Parameters
+    ----------
+    figures : mapping of str to Figure
+        Figures by stem.
+    dpi : int, default :data:`REPORT_DPI`
+    saved : mapping of str to Path, optional
+        PNG files of some of these figures (by stem) already written at ``saved_dpi``.
+        When ``saved_dpi`` is a multiple of ``dpi`` the file is reduced
+        (:func:`tfrsim.plots.style.reduce_png`) instead of drawing the figure again;
+        otherwise the figure is rendered (:func:`tfrsim.plots.style.figure_bytes`).
+    saved_dpi : int, optional
+        Resolution of the ``saved`` files.
+    """
+    from tfrsim.plots.style import figure_bytes, reduce_png
+
+    def png(stem: str, fig: "Figure") -> bytes:
+        path = (saved or {}).get(stem)
+        if path is not None and saved_dpi is not None and saved_dpi % dpi == 0:
+            return reduce_png(path.read_bytes(), saved_dpi // dpi)
+        return figure_bytes(fig, "png", dpi)
 
     return [
-        Image(stem, CAPTIONS.get(stem, stem), data_uri(figure_bytes(fig, "png", dpi)))
+        Image(stem, CAPTIONS.get(stem, stem), data_uri(png(stem, fig)))
         for stem, fig in figures.items()
     ]
 

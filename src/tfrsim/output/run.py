@@ -556,13 +556,15 @@ def _write_results(
         start = time.perf_counter()
         drawn = draw_figures(result)
         try:
-            if figures:
-                written.extend(
-                    save_figures(
-                        run_dir / "figures", drawn, formats=out.figure_formats, dpi=out.dpi
-                    )
-                )
-            images = embed_figures(drawn) if out.report else []
+            saved = (
+                save_figures(run_dir / "figures", drawn, formats=out.figure_formats, dpi=out.dpi)
+                if figures
+                else []
+            )
+            written.extend(saved)
+            # The report reduces the PNG files just written rather than drawing again.
+            pngs = {p.stem: p for p in saved if p.suffix == ".png"}
+            images = embed_figures(drawn, saved=pngs, saved_dpi=out.dpi) if out.report else []
         finally:
             close_figures(drawn)
         seconds["figures"] = time.perf_counter() - start

@@ -256,6 +256,32 @@ def _table_values(
     return [int(((d <= m) & ~e).sum()) for m in months]
 
 
+def count_text(value: int) -> str:
+    """A count as the table shows it: exact below 100,000, else three significant
+    figures with k or M (``392700`` -> ``"393k"``, ``1000000`` -> ``"1M"``).
+
+    Seven-digit counts are ~30 pt wide at the table's 6.5 pt, more than a column of
+    24 months on the 85 mm figure, so neighbours ran together at 10^6 patients; the
+    exact numbers are in ``at_risk.csv``.
+    """
+    if value < 100_000:
+        return f"{value}"
+    if value < 999_500:
+        return f"{value / 1e3:.0f}k"
+    return f"{value / 1e6:.3g}M"
+
+
+def _text_width_pt(texts: Sequence[str], size_pt: float) -> float:
+    """Width in points of the widest of ``texts`` in the current font (0 if none),
+    measured on the glyph outlines, so without a renderer."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties()
+    widths = [TextPath((0.0, 0.0), t, size=size_pt, prop=prop).get_extents().width for t in texts]
+    return max(widths, default=0.0)
+
+
 def _draw_table(
     table_ax: Axes,
     km: "KMResult",
@@ -266,6 +292,7 @@ def _draw_table(
 ) -> None:
     """Blocks of rows (one per quantity), one row per group, numbers at ``months``."""
     labels: list[tuple[float, str, str, bool]] = []  # (y, text, colour, header)
+    first_counts: list[str] = []  # the counts of the first column, under the row labels
     y = 0.0
     for quantity in rows:
         labels.append((y, AT_RISK_ROWS[quantity], "black", True))
@@ -278,10 +305,12 @@ def _draw_table(
                 # Blank after the first 0 at risk: the group has no follow-up left.
                 if value is None or (quantity == "at_risk" and 0 in values[:i]):
                     continue
+                if i == 0:
+                    first_counts.append(count_text(value))
                 table_ax.text(
                     float(month),
                     y,
-                    f"{value}",
+                    count_text(value),
                     ha="center",
                     va="center",
                     color=colour,
@@ -295,13 +324,16 @@ def _draw_table(
     for spine in table_ax.spines.values():
         spine.set_visible(False)
     table_ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+    # Row labels right-aligned left of the axes, clear of the widest count centred on
+    # the first column (at most the left edge): half its width plus a 3 pt gap, at least
+    # 10 pt. A fixed 10 pt ran "All patients" into a count of 100000 at n = 10^5.
+    offset = max(10.0, _text_width_pt(first_counts, SMALL_PT + 0.5) / 2.0 + 3.0)
     for y_row, text, colour, header in labels:
-        # Row labels right-aligned left of the axes, clear of a count centred on 0.
         table_ax.annotate(
             text,
             xy=(0.0, y_row),
             xycoords=("axes fraction", "data"),
-            xytext=(-10.0, 0.0),
+            xytext=(-offset, 0.0),
             textcoords="offset points",
             ha="right",
             va="center",
@@ -392,6 +424,7 @@ def plot_km(
         None. With a given ``ax`` the table panel is an inset Axes below it.
     at_risk : bool
         Draw the table panel (its own Axes, gid :data:`AT_RISK_GID`, sharing x).
+        Counts from 100,000 are abbreviated (:func:`count_text`).
     published : pandas.DataFrame, optional
         Published MRFS to overlay, columns ``month`` (months), ``survival``,
         ``lower``, ``upper`` (probabilities; bounds may be NaN) and ``label``; one
