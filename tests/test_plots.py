@@ -17,13 +17,12 @@ from tfrsim.plots import close_figure, plot_forest, plot_km, plot_reproduction
 from tfrsim.plots.calibration import FAIL_GID, PASS_GID
 from tfrsim.plots.experiments import plot_power, replicates_note
 from tfrsim.plots.forest import NOT_ESTIMATED, TABLE_GID, sokal_counts
-from tfrsim.plots.style import OKABE_ITO, save_figure, trial_title
+from tfrsim.plots.style import OKABE_ITO, count_text, save_figure, trial_title
 from tfrsim.plots.survival import (
     AT_RISK_GID,
     CENSOR_GID,
     STATS_GID,
     censor_mark_months,
-    count_text,
 )
 
 
@@ -159,6 +158,8 @@ def test_plot_km_at_risk_texts_never_overlap(n):
     shown = [t.get_text() for t in texts]
     assert f"{n}" in shown or count_text(n) in shown  # the premise: the largest count
     assert len(texts) == 1 + len(groups) * (1 + len(months))
+    if n >= 100_000:  # one style per table: no exact count of 1,000 or more left
+        assert not [t for t in shown if t.isdigit() and int(t) >= 1_000]
     boxes = [t.get_window_extent(renderer) for t in texts]
     for i, a in enumerate(boxes):
         for j in range(i):
@@ -170,6 +171,11 @@ def test_count_text_by_hand():
     assert [count_text(v) for v in (0, 7, 99_999)] == ["0", "7", "99999"]
     assert [count_text(v) for v in (100_000, 392_700, 999_499)] == ["100k", "393k", "999k"]
     assert [count_text(v) for v in (999_500, 1_000_000, 12_345_678)] == ["1M", "1M", "12.3M"]
+    # Within an abbreviated table: from 1,000 on, three significant figures.
+    assert [count_text(v, True) for v in (0, 999, 1_000, 82_443, 99_950)] == [
+        "0", "999", "1k", "82.4k", "100k"
+    ]  # fmt: skip
+    assert count_text(123_456, False) == "123456"
 
 
 def test_plot_km_with_patients_matches_km_at_risk(km, patients):
@@ -344,6 +350,35 @@ def test_plot_forest_columns_reference_row_and_counts():
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     assert ticks[0] == "Sokal low (ref)"
     assert "n = 10 patients" in ax.get_xlabel()
+
+
+@pytest.mark.parametrize("n", [40, 1_000_000])
+def test_plot_forest_table_cells_never_overlap(n):
+    """Catches table columns placed at fixed offsets: at 10^6 patients the n/events
+    cell "499592/286354" ran into "1 (reference)". No two drawn boxes of the table
+    (headers, cells, term labels) touch, measured by the renderer, for a trial-sized
+    and a 10^6 cohort."""
+    cox = _cox([("sokal_intermediate", 1.21, 1.20, 1.21), ("sokal_high", 1.44, 1.43, 1.45),
+                ("tki_years", 0.74, 0.74, 0.74)])  # fmt: skip
+    counts = {
+        "sokal_low": (n // 2, int(n * 0.286)),
+        "sokal_intermediate": (int(n * 0.35), int(n * 0.224)),
+        "sokal_high": (int(n * 0.15), int(n * 0.105)),
+    }
+    ax = plot_forest(cox, counts=counts)
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in ax.texts if t.get_gid() == TABLE_GID] + list(ax.get_yticklabels())
+    shown = [t.get_text() for t in texts]
+    assert ("500k/286k" if n > 100_000 else "20/11") in shown  # the premise
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i, a in enumerate(boxes):
+        for j in range(i):
+            assert not a.overlaps(boxes[j]), (shown[i], shown[j])
+    # Every cell inside the figure: the widened table still fits its 120 mm width.
+    width = fig.bbox.width
+    assert all(b.x0 >= 0.0 and b.x1 <= width + 0.5 for b in boxes)
 
 
 class _Trial:

@@ -19,12 +19,15 @@ from tfrsim.analysis.columns import group_mask, sokal_codes
 from tfrsim.cohort.params import SOKAL_GROUPS
 from tfrsim.plots.figure import new_axes_mm
 from tfrsim.plots.style import (
+    ABBREVIATE_FROM,
     SMALL_PT,
     apply_axes_style,
+    count_text,
     covariate_label,
     format_hr,
     format_p,
     styled,
+    text_width_pt,
 )
 
 if TYPE_CHECKING:
@@ -55,12 +58,13 @@ _HR_TICKS: tuple[float, ...] = (
     50.0,
     100.0,
 )
-#: Right-hand columns: offsets from the axes' right edge in points (ASSUMPTION:
-#: widths of "1.85 (1.20–2.85)" and "<0.001" at 6.5 pt plus a gap).
-_HR_DX_PT, _P_DX_PT = 6.0, 66.0
-#: n/events column: offset left of the axes (the term labels are further left).
-_N_DX_PT = -4.0
+#: Right-hand columns: the first starts this far right of the axes, each next one
+#: after the widest text of the previous plus a gap (points; ASSUMPTION: legible gaps
+#: at 6.5 pt).
+_FIRST_DX_PT, _GAP_PT = 6.0, 8.0
 _ROW_MM = 4.5
+#: The HR cell of a reference level.
+REFERENCE_CELL: str = "1 (reference)"
 
 
 def sokal_counts(patients: pd.DataFrame) -> dict[str, tuple[int, int]]:
@@ -189,19 +193,44 @@ def plot_forest(
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=0.7)
 
     with_n = counts is not None
-    n_dx = _HR_DX_PT
-    hr_dx = _HR_DX_PT + (42.0 if with_n else 0.0)
-    p_dx = hr_dx + _P_DX_PT - _HR_DX_PT
     y_positions = np.arange(n_rows)[::-1].astype(float)
     estimates = table[["hr", "lower", "upper"]].to_numpy(dtype=float)
     p_values = table["p"].to_numpy(dtype=float) if "p" in table else np.full(len(table), np.nan)
+    # The cells' texts first, so each column starts clear of the previous one's widest
+    # text (a fixed 42 pt ran "499592/286354" into the HR column at 10^6 patients).
+    shown_counts = {t: counts[t] for t, _ in rows if t in counts} if counts is not None else {}
+    abbreviate = max((max(c) for c in shown_counts.values()), default=0) >= ABBREVIATE_FROM
+    n_cells = {
+        t: f"{count_text(n, abbreviate)}/{count_text(e, abbreviate)}"
+        for t, (n, e) in shown_counts.items()
+    }
+    hr_cells = {
+        index: format_hr(*estimates[index])
+        for _, index in rows
+        if index is not None and np.isfinite(estimates[index][0])
+    }
+    hr_header, size = f"HR ({level}% CI)", SMALL_PT + 0.5
+    n_dx = _FIRST_DX_PT
+    hr_dx = n_dx
+    if with_n:
+        hr_dx += _GAP_PT + max(
+            text_width_pt(list(n_cells.values()), size),
+            text_width_pt(["n/events"], size, bold=True),
+        )
+    p_dx = (
+        hr_dx
+        + _GAP_PT
+        + max(
+            text_width_pt([*hr_cells.values(), REFERENCE_CELL], size),
+            text_width_pt([hr_header], size, bold=True),
+        )
+    )
     for y, (term, index) in zip(y_positions, rows, strict=True):
-        if with_n and counts is not None and term in counts:
-            n, events = counts[term]
-            _cell(ax, f"{n}/{events}", 1.0, y, n_dx, ha="left")
+        if term in n_cells:
+            _cell(ax, n_cells[term], 1.0, y, n_dx, ha="left")
         if index is None:  # reference level: HR 1 by definition
             ax.plot([1.0], [y], marker="D", color="black", markersize=3.0, mfc="white")
-            _cell(ax, "1 (reference)", 1.0, y, hr_dx, ha="left", color="dimgrey")
+            _cell(ax, REFERENCE_CELL, 1.0, y, hr_dx, ha="left", color="dimgrey")
             continue
         hr, lower, upper = estimates[index]
         if not np.isfinite(hr):
@@ -225,7 +254,7 @@ def plot_forest(
             ax.annotate("", xy=(hi, y), xytext=(right / 1.2, y), arrowprops={"arrowstyle": "->"})
         if not (np.isfinite(lower) and lower >= lo):
             ax.annotate("", xy=(lo, y), xytext=(left * 1.2, y), arrowprops={"arrowstyle": "->"})
-        _cell(ax, format_hr(hr, lower, upper), 1.0, y, hr_dx, ha="left")
+        _cell(ax, hr_cells[index], 1.0, y, hr_dx, ha="left")
         if p_column:
             _cell(ax, format_p(float(p_values[index])), 1.0, y, p_dx, ha="left")
     if n_rows == 0:
@@ -238,7 +267,7 @@ def plot_forest(
     headers = [("Term", 0.0, -4.0, "right")]
     if with_n:
         headers.append(("n/events", 1.0, n_dx, "left"))
-    headers.append((f"HR ({level}% CI)", 1.0, hr_dx, "left"))
+    headers.append((hr_header, 1.0, hr_dx, "left"))
     if p_column:
         headers.append(("P", 1.0, p_dx, "left"))
     for text, x, dx, ha in headers:

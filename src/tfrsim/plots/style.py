@@ -269,6 +269,41 @@ def figure_bytes(fig: FigureBase, fmt: str = "png", dpi: int = 150) -> bytes:
     return buffer.getvalue()
 
 
+#: From this count on, a table of counts abbreviates them (:func:`count_text`).
+ABBREVIATE_FROM: int = 100_000
+
+
+def count_text(value: int, abbreviate: bool | None = None) -> str:
+    """A count as the table shows it: exact, or (``abbreviate``) three significant
+    figures with k or M from 1,000 (``82443`` -> ``"82.4k"``, ``1000000`` -> ``"1M"``).
+
+    ``abbreviate`` None means: when the count itself is :data:`ABBREVIATE_FROM` or
+    more. A table abbreviates all its counts once any is, so a column reads alike
+    (the KM at-risk table, the forest plot's n/events). Seven-digit counts are ~30 pt
+    wide at 6.5 pt, more than a KM column of 24 months on the 85 mm figure, so
+    neighbours ran together at 10^6 patients; the exact numbers are in the CSV files.
+    """
+    if abbreviate is None:
+        abbreviate = value >= ABBREVIATE_FROM
+    if not abbreviate or value < 1_000:
+        return f"{value}"
+    if value < 999_500:
+        return f"{value / 1e3:.3g}k"
+    return f"{value / 1e6:.3g}M"
+
+
+def text_width_pt(texts: Sequence[str], size_pt: float, *, bold: bool = False) -> float:
+    """Width in points of the widest of ``texts`` in the current font (0 if none),
+    measured on the glyph outlines, so without a renderer: for placing table columns
+    before the figure is drawn."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties(weight="bold" if bold else "normal")
+    widths = [TextPath((0.0, 0.0), t, size=size_pt, prop=prop).get_extents().width for t in texts]
+    return max(widths, default=0.0)
+
+
 def reduce_png(data: bytes, factor: int) -> bytes:
     """A PNG shrunk ``factor`` times in each direction, each pixel the mean of a
     ``factor`` x ``factor`` block (Pillow's ``Image.reduce``).

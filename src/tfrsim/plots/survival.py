@@ -46,10 +46,12 @@ from matplotlib.ticker import MultipleLocator, PercentFormatter
 from tfrsim.analysis.columns import group_mask, sokal_codes
 from tfrsim.plots.figure import new_figure_mm
 from tfrsim.plots.style import (
+    ABBREVIATE_FROM,
     COLUMN_MM,
     PUBLISHED_COLOUR,
     SMALL_PT,
     apply_axes_style,
+    count_text,
     format_hr,
     format_p,
     group_colour,
@@ -57,6 +59,7 @@ from tfrsim.plots.style import (
     group_linestyle,
     mm,
     styled,
+    text_width_pt,
 )
 
 if TYPE_CHECKING:
@@ -256,32 +259,6 @@ def _table_values(
     return [int(((d <= m) & ~e).sum()) for m in months]
 
 
-def count_text(value: int) -> str:
-    """A count as the table shows it: exact below 100,000, else three significant
-    figures with k or M (``392700`` -> ``"393k"``, ``1000000`` -> ``"1M"``).
-
-    Seven-digit counts are ~30 pt wide at the table's 6.5 pt, more than a column of
-    24 months on the 85 mm figure, so neighbours ran together at 10^6 patients; the
-    exact numbers are in ``at_risk.csv``.
-    """
-    if value < 100_000:
-        return f"{value}"
-    if value < 999_500:
-        return f"{value / 1e3:.0f}k"
-    return f"{value / 1e6:.3g}M"
-
-
-def _text_width_pt(texts: Sequence[str], size_pt: float) -> float:
-    """Width in points of the widest of ``texts`` in the current font (0 if none),
-    measured on the glyph outlines, so without a renderer."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextPath
-
-    prop = FontProperties()
-    widths = [TextPath((0.0, 0.0), t, size=size_pt, prop=prop).get_extents().width for t in texts]
-    return max(widths, default=0.0)
-
-
 def _draw_table(
     table_ax: Axes,
     km: "KMResult",
@@ -291,6 +268,13 @@ def _draw_table(
     months: np.ndarray,
 ) -> None:
     """Blocks of rows (one per quantity), one row per group, numbers at ``months``."""
+    values = {
+        (quantity, group): _table_values(km, patients, group, quantity, months)
+        for quantity in rows
+        for group in groups
+    }
+    largest = max((v for vs in values.values() for v in vs if v is not None), default=0)
+    abbreviate = largest >= ABBREVIATE_FROM
     labels: list[tuple[float, str, str, bool]] = []  # (y, text, colour, header)
     first_counts: list[str] = []  # the counts of the first column, under the row labels
     y = 0.0
@@ -300,17 +284,18 @@ def _draw_table(
         for group in groups:
             colour = group_colour(group)
             labels.append((y, group_label(group), colour, False))
-            values = _table_values(km, patients, group, quantity, months)
-            for i, (month, value) in enumerate(zip(months, values, strict=True)):
+            row = values[quantity, group]
+            for i, (month, value) in enumerate(zip(months, row, strict=True)):
                 # Blank after the first 0 at risk: the group has no follow-up left.
-                if value is None or (quantity == "at_risk" and 0 in values[:i]):
+                if value is None or (quantity == "at_risk" and 0 in row[:i]):
                     continue
+                text = count_text(value, abbreviate)
                 if i == 0:
-                    first_counts.append(count_text(value))
+                    first_counts.append(text)
                 table_ax.text(
                     float(month),
                     y,
-                    count_text(value),
+                    text,
                     ha="center",
                     va="center",
                     color=colour,
@@ -327,7 +312,7 @@ def _draw_table(
     # Row labels right-aligned left of the axes, clear of the widest count centred on
     # the first column (at most the left edge): half its width plus a 3 pt gap, at least
     # 10 pt. A fixed 10 pt ran "All patients" into a count of 100000 at n = 10^5.
-    offset = max(10.0, _text_width_pt(first_counts, SMALL_PT + 0.5) / 2.0 + 3.0)
+    offset = max(10.0, text_width_pt(first_counts, SMALL_PT + 0.5) / 2.0 + 3.0)
     for y_row, text, colour, header in labels:
         table_ax.annotate(
             text,
@@ -424,7 +409,8 @@ def plot_km(
         None. With a given ``ax`` the table panel is an inset Axes below it.
     at_risk : bool
         Draw the table panel (its own Axes, gid :data:`AT_RISK_GID`, sharing x).
-        Counts from 100,000 are abbreviated (:func:`count_text`).
+        Once a count reaches 100,000 the table's counts are abbreviated
+        (:func:`count_text`).
     published : pandas.DataFrame, optional
         Published MRFS to overlay, columns ``month`` (months), ``survival``,
         ``lower``, ``upper`` (probabilities; bounds may be NaN) and ``label``; one
