@@ -1,5 +1,6 @@
 """Calibration: objective pieces, the apps, and the acceptance of the calibrated default."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -116,6 +117,26 @@ def test_extra_targets_and_leave_out() -> None:
     assert ev.objective == pytest.approx(float(np.nansum(ev.residuals["term"])))
     assert binomial_deviance(12, 64, 12 / 64) == pytest.approx(0.0, abs=1e-12)
     assert binomial_deviance(12, 64, 0.4) > 3.84
+
+
+def test_restart_mix_needs_events_dated_at_the_confirming_test() -> None:
+    """Catches the restart mix counted on events dated at a pair's first test, where a
+    loss of MMR by the confirming test (the restart) would count as a restart without
+    one: such a design is refused when the mix is a target, accepted otherwise."""
+    targets = load_targets()
+    model = load_params(["model=immune"]).model
+    designs = trial_designs(overrides=["model=immune"])
+    pooled = targets.restart_mix.trials[0]
+    design = designs[pooled]
+    monitoring = dataclasses.replace(
+        design.monitoring,
+        rule=dataclasses.replace(design.monitoring.rule, event_at="first"),
+        amendment=dataclasses.replace(design.monitoring.amendment, calendar_month=0.0),
+    )
+    first = {**designs, pooled: dataclasses.replace(design, monitoring=monitoring)}
+    with pytest.raises(ValueError, match="restart mix"):
+        Objective(targets, model, ["theta0"], 50, 3, first, ("restart_mix",))
+    Objective(targets, model, ["theta0"], 50, 3, first, ("fluctuation",))
 
 
 def test_too_small_budget_is_a_config_error(tmp_path: Path) -> None:

@@ -110,6 +110,10 @@ def no_mmr_loss_events(patients: pd.DataFrame) -> tuple[int, int]:
 
     Under the STIM rule an event can be a confirmed >= 1-log rise while the true level
     is still below MMR; the Spanish series counted such restarts apart (spain2018).
+    Events must be dated at the test that triggers the restart, the confirming test
+    (``event_at=confirming``; :class:`~tfrsim.calibration.objective.Objective` refuses
+    other dating): dated at a pair's first test, a loss of MMR between the two tests
+    would be counted as none.
     """
     event = patients["event"].to_numpy(dtype=bool)
     latent = patients["relapse_month"].to_numpy(dtype=float)
