@@ -338,4 +338,8 @@ def survival(
     return np.asarray((1 - q) * free_s + q * held_s, dtype=float)
 
 
-register_model(DiseaseModel("immune", ImmuneParams, simulate_immune, survival))
+# Every patient with a reactivatable clone relapses at some finite month (latency and
+# growth are finite, control ends at a finite escape month): P(ever) = 1 - exp(-theta).
+register_model(
+    DiseaseModel("immune", ImmuneParams, simulate_immune, survival, recovery="poisson_clones")
+)

@@ -40,7 +40,11 @@ class DiseaseModel:
         test (``tests/test_effect_recovery.py``): ``"proportional_hazards"`` (the latent
         relapse month has hazard ``exp(eta) h0(t)``: a Cox fit recovers each effect) or
         ``"mixture_cure"`` (cure log-odds ``c0 - eta`` and, among the uncured, a
-        Weibull with hazard ``exp(eta) h0(t)``). None: the contract test is skipped.
+        Weibull with hazard ``exp(eta) h0(t)``) or ``"poisson_clones"`` (reactivatable
+        clones ``K ~ Poisson(theta0 exp(eta))`` and every patient with one relapses at a
+        finite month: ``P(ever) = 1 - exp(-theta0 exp(eta))``, so a complementary
+        log-log regression of ever relapsing recovers each effect). None: the
+        contract test is skipped.
     """
 
     name: str
