@@ -4,8 +4,8 @@ with the generating effects' signs and sizes.
 The closed-form tests of ``test_disease.py`` compare the simulator with curves built on
 the same linear predictor, so a sign flipped or an effect applied to the wrong covariate
 there goes unseen. Here the covariate columns are taken from the cohort itself and the
-effects are *estimated* by independent code (lifelines, or a logistic regression written
-below), then compared with the values the model was given:
+effects are *estimated* by independent code (lifelines, or a logistic or complementary
+log-log regression written below), then compared with the values the model was given:
 
 * latent relapse months, for each model by the recovery its registry entry declares
   (:attr:`tfrsim.disease.registry.DiseaseModel.recovery`), each estimate within
@@ -112,8 +112,8 @@ def logistic_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         step = np.linalg.solve(info, design.T @ (y - p))
         beta += step
         if np.max(np.abs(step)) < 1e-10:
-            break
-    return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+            return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+    raise RuntimeError("logistic fit did not converge in 50 Newton steps")
 
 
 def cloglog_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +131,8 @@ def cloglog_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         step = np.linalg.solve(info, design.T @ (dmu / (mu * (1 - mu)) * (y - mu)))
         beta += step
         if np.max(np.abs(step)) < 1e-10:
-            break
-    return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+            return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+    raise RuntimeError("cloglog fit did not converge in 100 scoring steps")
 
 
 def test_cloglog_fit_recovers_known_coefficients() -> None:
@@ -252,7 +252,10 @@ def test_observed_relapses_keep_the_sign_of_every_effect(name: str) -> None:
 
 @pytest.mark.statistical
 @pytest.mark.parametrize(
-    "name", sorted(n for n, m in MODELS.items() if m.recovery == "proportional_hazards")
+    "name",
+    sorted(
+        n for n, m in MODELS.items() if m.recovery in ("proportional_hazards", "poisson_clones")
+    ),
 )
 def test_latent_times_recover_an_effect_per_doubling_of_tki_duration(name: str) -> None:
     """Catches a per-doubling duration effect with the wrong sign, on the wrong scale
@@ -261,8 +264,11 @@ def test_latent_times_recover_an_effect_per_doubling_of_tki_duration(name: str) 
     latent months on ``log2(tki_years / tki_ref_years)`` (built here from the cohort's
     own column) and the other covariates recovers -1 within 4 SE. The imatinib
     durations are spread wide (log-normal SD 0.8) so that the SE (~0.03) separates -1
-    from a natural-log slip (-1 per log2 unit read as -0.69)."""
-    effects = {**EFFECTS, "tki_per_year": 0.0, "tki_per_doubling": -1.0}
+    from a natural-log slip (-1 per log2 unit read as -0.69). For a ``poisson_clones``
+    model (the default, model v2) the fit is the complementary log-log regression of
+    ever relapsing, as in the test above. Depth at stop is constant in this cohort,
+    so its effect is switched off."""
+    effects = {**EFFECTS, "tki_per_year": 0.0, "tki_per_doubling": -1.0, "depth_per_log": 0.0}
     params = load_params([f"model={name}", *COHORT, "cohort.tki_years={median: 5.0, sigma: 0.8}"])
     model = dataclasses.replace(
         params.model, effects=dataclasses.replace(params.model.effects, **effects)
@@ -272,7 +278,19 @@ def test_latent_times_recover_an_effect_per_doubling_of_tki_duration(name: str) 
     t = course.relapse_month
     x = covariates(cohort).drop(columns="tki_per_year")
     x["tki_per_doubling"] = np.log2(cohort.tki_years / model.effects.tki_ref_years)
+    expected = {k: v for k, v in effects.items() if k not in ("tki_per_year", "depth_per_log")}
+    if MODELS[name].recovery == "poisson_clones":
+        # log2(tki / ref) is 0 at the reference: no shift of the intercept from it.
+        beta, se_ = cloglog_fit(x.to_numpy(), (~np.isnan(t)).astype(float))
+        index = ["intercept", *x.columns]
+        intercept = np.log(model.theta0) - effects["dmr_per_year"] * model.effects.dmr_ref_years
+        _within(
+            pd.Series(beta, index=index),
+            pd.Series(se_, index=index),
+            {"intercept": intercept, **expected},
+            f"{name} ever-relapse cloglog (per doubling)",
+        )
+        return
     frame = x.assign(T=np.fmin(t, HORIZON_MONTHS), E=(t <= HORIZON_MONTHS).astype(float))
     coef, se = _cox(frame, "T", "E")
-    expected = {k: v for k, v in effects.items() if k != "tki_per_year"}
     _within(coef, se, expected, f"{name} latent Cox (per doubling)")

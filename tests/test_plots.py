@@ -130,9 +130,9 @@ def test_plot_km_at_risk_table_aligned_with_ticks(km):
 @pytest.mark.parametrize("n", [50_000, 1_000_000])
 def test_plot_km_at_risk_texts_never_overlap(n):
     """Catches at-risk texts running together for a large simulated cohort: row labels
-    into the first column's counts ("All patients50028" at n = 10^5, a fixed 10 pt
-    offset) and neighbouring counts into each other ("1000000392700" at 10^6, columns
-    24 months apart on the 85 mm figure). No two drawn boxes of the table touch,
+    into the first column's five-digit counts ("All patients50000" at n = 5 x 10^4,
+    a fixed 10 pt offset) and neighbouring counts into each other ("1000000392700"
+    at 10^6, columns 24 months apart on the 85 mm figure). No two drawn boxes of the table touch,
     measured by the renderer."""
     months = np.arange(0.0, 145.0, 24.0)
     share = np.array([1.0, 0.39, 0.36, 0.25, 0.2, 0.12, 0.05])
@@ -176,6 +176,9 @@ def test_count_text_by_hand():
         "0", "999", "1k", "82.4k", "100k"
     ]  # fmt: skip
     assert count_text(123_456, False) == "123456"
+    assert [count_text(v) for v in (999_499_999, 999_500_000, 1_234_567_890)] == [
+        "999M", "1B", "1.23B"
+    ]  # fmt: skip
 
 
 def test_plot_km_with_patients_matches_km_at_risk(km, patients):
@@ -352,14 +355,15 @@ def test_plot_forest_columns_reference_row_and_counts():
     assert "n = 10 patients" in ax.get_xlabel()
 
 
-@pytest.mark.parametrize("n", [40, 1_000_000])
+@pytest.mark.parametrize("n", [40, 199_998, 1_000_000])
 def test_plot_forest_table_cells_never_overlap(n):
-    """Catches table columns placed at fixed offsets: at 10^6 patients the n/events
-    cell "499592/286354" ran into "1 (reference)". No two drawn boxes of the table
-    (headers, cells, term labels) touch, measured by the renderer, for a trial-sized
-    and a 10^6 cohort."""
+    """Catches table columns placed at fixed offsets: the widest counts still written
+    in full ("99999/57199" at n = 199,998) ran into "1 (reference)", and a wide HR
+    cell into the P column. No two drawn boxes of the table (headers, cells, term
+    labels) touch, measured by the renderer, for a trial-sized cohort, the largest
+    unabbreviated one and a 10^6 one (abbreviated: "500k/286k")."""
     cox = _cox([("sokal_intermediate", 1.21, 1.20, 1.21), ("sokal_high", 1.44, 1.43, 1.45),
-                ("tki_years", 0.74, 0.74, 0.74)])  # fmt: skip
+                ("tki_years", 12.34, 0.01, 12345.67)])  # fmt: skip
     counts = {
         "sokal_low": (n // 2, int(n * 0.286)),
         "sokal_intermediate": (int(n * 0.35), int(n * 0.224)),
@@ -371,7 +375,8 @@ def test_plot_forest_table_cells_never_overlap(n):
     renderer = fig.canvas.get_renderer()
     texts = [t for t in ax.texts if t.get_gid() == TABLE_GID] + list(ax.get_yticklabels())
     shown = [t.get_text() for t in texts]
-    assert ("500k/286k" if n > 100_000 else "20/11") in shown  # the premise
+    premise = {40: "20/11", 199_998: "99999/57199", 1_000_000: "500k/286k"}[n]
+    assert premise in shown
     boxes = [t.get_window_extent(renderer) for t in texts]
     for i, a in enumerate(boxes):
         for j in range(i):

@@ -98,6 +98,12 @@ def test_reduce_png_by_hand() -> None:
         assert round(small.info["dpi"][0]) == 150
         np.testing.assert_array_equal(np.asarray(small), [[[100, 10, 100]], [[40, 40, 40]]])
     assert reduce_png(buffer.getvalue(), 1) == buffer.getvalue()
+    # A palette image is averaged as RGBA (reduce() refuses mode "P").
+    palette = io.BytesIO()
+    Image.fromarray(pixels, "RGB").convert("P").save(palette, format="png")
+    with Image.open(io.BytesIO(reduce_png(palette.getvalue(), 2))) as small:
+        assert small.mode == "RGBA"
+        assert small.size == (1, 2)
     with pytest.raises(ValueError, match="factor"):
         reduce_png(buffer.getvalue(), 0)
 

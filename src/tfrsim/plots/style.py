@@ -275,7 +275,8 @@ ABBREVIATE_FROM: int = 100_000
 
 def count_text(value: int, abbreviate: bool | None = None) -> str:
     """A count as the table shows it: exact, or (``abbreviate``) three significant
-    figures with k or M from 1,000 (``82443`` -> ``"82.4k"``, ``1000000`` -> ``"1M"``).
+    figures with k, M or B from 1,000 (``82443`` -> ``"82.4k"``, ``1000000`` -> ``"1M"``,
+    ``1234567890`` -> ``"1.23B"``).
 
     ``abbreviate`` None means: when the count itself is :data:`ABBREVIATE_FROM` or
     more. A table abbreviates all its counts once any is, so a column reads alike
@@ -287,9 +288,11 @@ def count_text(value: int, abbreviate: bool | None = None) -> str:
         abbreviate = value >= ABBREVIATE_FROM
     if not abbreviate or value < 1_000:
         return f"{value}"
-    if value < 999_500:
-        return f"{value / 1e3:.3g}k"
-    return f"{value / 1e6:.3g}M"
+    for scale, suffix in ((1e3, "k"), (1e6, "M")):
+        # Below 999.5 units, three significant figures do not round up to 1000.
+        if value < 999.5 * scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value / 1e9:.3g}B" if value < 999.5e9 else f"{value / 1e9:,.0f}B"
 
 
 def text_width_pt(texts: Sequence[str], size_pt: float, *, bold: bool = False) -> float:
@@ -300,6 +303,7 @@ def text_width_pt(texts: Sequence[str], size_pt: float, *, bold: bool = False) -
     from matplotlib.textpath import TextPath
 
     prop = FontProperties(weight="bold" if bold else "normal")
+    texts = [t for t in texts if t.strip()]  # TextPath fails on blank text, width 0
     widths = [TextPath((0.0, 0.0), t, size=size_pt, prop=prop).get_extents().width for t in texts]
     return max(widths, default=0.0)
 
@@ -335,7 +339,10 @@ def reduce_png(data: bytes, factor: int) -> bytes:
         return data
     with Image.open(io.BytesIO(data)) as image:
         dpi = image.info.get("dpi")
-        reduced = image.reduce(factor)
+        # reduce() takes L, RGB and RGBA (what matplotlib writes); palette, 1-bit or
+        # 16-bit images are averaged as RGBA.
+        source = image if image.mode in ("L", "LA", "RGB", "RGBA") else image.convert("RGBA")
+        reduced = source.reduce(factor)
     buffer = io.BytesIO()
     options = {"dpi": tuple(d / factor for d in dpi)} if dpi else {}
     reduced.save(buffer, format="png", **options)

@@ -311,7 +311,7 @@ def _draw_table(
     table_ax.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
     # Row labels right-aligned left of the axes, clear of the widest count centred on
     # the first column (at most the left edge): half its width plus a 3 pt gap, at least
-    # 10 pt. A fixed 10 pt ran "All patients" into a count of 100000 at n = 10^5.
+    # 10 pt. A fixed 10 pt ran "All patients" into a five-digit count (n = 5 x 10^4).
     offset = max(10.0, text_width_pt(first_counts, SMALL_PT + 0.5) / 2.0 + 3.0)
     for y_row, text, colour, header in labels:
         table_ax.annotate(
