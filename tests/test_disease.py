@@ -17,7 +17,7 @@ from tfrsim.disease import clonal, mixture_cure
 from tfrsim.disease.clonal import ClonalParams
 from tfrsim.disease.course import linear_predictor
 from tfrsim.disease.mixture_cure import MixtureCureParams
-from tfrsim.disease.params import MMR_PCT
+from tfrsim.disease.params import MMR_PCT, CovariateEffects
 from tfrsim.random import stream
 
 N = 60_000
@@ -288,3 +288,42 @@ def test_simulate_course_takes_its_stream_by_keyword() -> None:
         simulate_course(cohort, "clonal", params.model, rng)  # type: ignore[misc]
     course = simulate_course(cohort, name="clonal", params=params.model, rng=rng)
     assert len(course) == 3
+
+
+@pytest.mark.parametrize(("sokal_high", "warned"), [(0.06, False), (1.0, True)])
+def test_clone_truncation_warns_only_when_it_matters(
+    sokal_high: float, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Catches a warning on every posterior draw that takes theta a little above 8
+    (P(K > 32) ~ 1e-10, nothing truncated in practice) and a silent truncation where
+    it matters: theta0 = 8 with Sokal high at exp(1.0) gives theta 21.7 and
+    P(K > 32) = 0.012 per such patient (scipy), which is warned with the expected
+    number of truncated patients; exp(0.06) gives theta 8.5, which is not."""
+    from scipy import stats
+
+    params, cohort = _cohort(
+        ["cohort.sokal_shares={low: 0.0, intermediate: 0.0, high: 1.0}", "cohort.n_patients=2000"]
+    )
+    cohort = dataclasses.replace(
+        cohort, **{f.name: getattr(cohort, f.name)[:2000] for f in dataclasses.fields(cohort)}
+    )
+    # Every patient is Sokal high; every other effect off, so theta = 8 exp(sokal_high).
+    effects = CovariateEffects(
+        sokal_intermediate=0.0,
+        sokal_high=sokal_high,
+        tki_per_year=0.0,
+        dmr_per_year=0.0,
+        prior_ifn=0.0,
+        male=0.0,
+        tki_ref_years=5.0,
+        dmr_ref_years=3.0,
+    )
+    model = dataclasses.replace(params.model, theta0=8.0, effects=effects)
+    with caplog.at_level("WARNING", logger="tfrsim.disease.clonal"):
+        course = clonal.simulate_clonal(cohort, model, rng=stream("disease", seed=4, replicate=0))
+    messages = [r.getMessage() for r in caplog.records if "truncated" in r.getMessage()]
+    assert bool(messages) == warned
+    assert course.n_clones.max() <= clonal.MAX_CLONES
+    if warned:
+        expected = 2000 * stats.poisson.sf(clonal.MAX_CLONES, 8.0 * np.exp(1.0))
+        assert f"expected {expected:.2g} truncated patients" in messages[0]
