@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special, stats
+from scipy import special
 
 from tfrsim import checks as c
 from tfrsim.cohort.sample import Cohort
@@ -150,6 +150,9 @@ def draw_clones(
     theta = params.theta0 * np.exp(linear_predictor(cohort, params.effects))
     if n and theta.max() > MAX_MEAN_CLONES:
         # Rare (a posterior draw or covariates far out): only those patients are scored.
+        # scipy.stats here only: a default run does not import it (import time).
+        from scipy import stats
+
         high = theta[theta > MAX_MEAN_CLONES]
         lost = stats.poisson.sf(MAX_CLONES, high)
         if lost.max() > TRUNCATION_WARN:
