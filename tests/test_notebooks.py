@@ -21,6 +21,7 @@ EXPECTED = (
     "03_cox_sokal_duration.ipynb",
     "04_relapse_rules_and_monitoring.ipynb",
     "05_sweeps.ipynb",
+    "06_inside_the_model.ipynb",
 )
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 #: The parameter cell must be among the first cells (after the title and an intro).
