@@ -1,6 +1,5 @@
 """Calibration: objective pieces, the apps, and the acceptance of the calibrated default."""
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -119,24 +118,38 @@ def test_extra_targets_and_leave_out() -> None:
     assert binomial_deviance(12, 64, 0.4) > 3.84
 
 
-def test_restart_mix_needs_events_dated_at_the_confirming_test() -> None:
-    """Catches the restart mix counted on events dated at a pair's first test, where a
-    loss of MMR by the confirming test (the restart) would count as a restart without
-    one: such a design is refused when the mix is a target, accepted otherwise."""
-    targets = load_targets()
-    model = load_params(["model=immune"]).model
-    designs = trial_designs(overrides=["model=immune"])
-    pooled = targets.restart_mix.trials[0]
-    design = designs[pooled]
-    monitoring = dataclasses.replace(
-        design.monitoring,
-        rule=dataclasses.replace(design.monitoring.rule, event_at="first"),
-        amendment=dataclasses.replace(design.monitoring.amendment, calendar_month=0.0),
-    )
-    first = {**designs, pooled: dataclasses.replace(design, monitoring=monitoring)}
-    with pytest.raises(ValueError, match="restart mix"):
-        Objective(targets, model, ["theta0"], 50, 3, first, ("restart_mix",))
-    Objective(targets, model, ["theta0"], 50, 3, first, ("fluctuation",))
+@pytest.mark.parametrize("amendment", [0.0, 18.0])
+def test_restart_mix_does_not_depend_on_how_events_are_dated(amendment: float) -> None:
+    """Catches the STIM-rule events without MMR loss counted against the dated month:
+    dated at a pair's first test (``event_at=first``), an MMR loss by the confirming
+    test, where the restart is, would count as none, and a pair straddling STIM1's
+    amendment would go to the earlier rule. The same patients dated either way give
+    the count of a hand computation from the trigger months (the premise: the dated
+    months differ)."""
+    from tfrsim.calibration.statistics import trial_statistics
+    from tfrsim.execution import simulate
+
+    base = ["trial=stim1", "cohort.n_patients=3000", "seed=4"]
+    base.append(f"monitoring.amendment.calendar_month={amendment}")
+    tables = {
+        at: simulate(load_params([*base, f"monitoring.rule.event_at={at}"])).patients
+        for at in ("confirming", "first")
+    }
+    confirming, first = tables["confirming"], tables["first"]
+    events = confirming["event"].to_numpy()
+    np.testing.assert_array_equal(events, first["event"].to_numpy())
+    assert (first["duration_months"] < confirming["duration_months"])[events].sum() > 50
+    np.testing.assert_array_equal(confirming["trigger_month"], first["trigger_month"])
+    # By hand: events whose trigger test falls in the trial's own rule (calendar month
+    # from the amendment on) and whose latent loss of MMR is not before that test.
+    trigger = confirming["trigger_month"].to_numpy()
+    own = events & (confirming["entry_month"].to_numpy() + trigger >= amendment)
+    latent = confirming["relapse_month"].to_numpy()
+    below = int((own & ~(latent <= trigger)).sum())
+    assert 0 < below < own.sum()
+    for table in (confirming, first):
+        stats = trial_statistics(table, [12.0], rule_from_calendar_month=amendment)
+        assert (stats.events_without_mmr_loss, stats.rule_events) == (below, int(own.sum()))
 
 
 def test_too_small_budget_is_a_config_error(tmp_path: Path) -> None:

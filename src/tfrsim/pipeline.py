@@ -72,6 +72,7 @@ def patient_columns(
         "n_positive": observed.n_positive,
         "first_positive_month": observed.first_positive_month,
         "previous_test_month": observed.previous_test_month,
+        "trigger_month": observed.trigger_month,
         "duration_months": observed.duration_months,
         "event": observed.event,
     }

@@ -332,26 +332,6 @@ class Objective:
         if missing:
             raise ValueError(f"no design given for target trial(s) {missing}")
         self.designs = dict(designs)
-        pooled = set(targets.restart_mix.trials) if "restart_mix" in self.extra_targets else set()
-        for t in needed:
-            monitoring = designs[t].monitoring
-            if monitoring.rule.event_at == "confirming":
-                continue
-            # trial_statistics tells the rules apart, and no_mmr_loss_events compares
-            # the latent loss of MMR, with the dated event month: dated at the first
-            # test of a pair, a loss of MMR by the confirming test would not count.
-            if monitoring.amendment.active:
-                raise ValueError(
-                    f"trial {t!r}: a protocol amendment needs events dated at the "
-                    f"confirming test (monitoring.rule.event_at=confirming), got "
-                    f"{monitoring.rule.event_at!r}"
-                )
-            if t in pooled:
-                raise ValueError(
-                    f"trial {t!r}: the restart mix (extra target restart_mix) needs "
-                    f"events dated at the confirming test "
-                    f"(monitoring.rule.event_at=confirming), got {monitoring.rule.event_at!r}"
-                )
         self.trials = {
             t: trial_params(
                 with_model(designs[t], model), n_per_trial, seed, max(targets.months(t) or [0.0])

@@ -65,17 +65,16 @@ def trial_statistics(
 
     ``rule_from_calendar_month``: the calendar month of a protocol amendment
     (:class:`~tfrsim.monitoring.params.AmendmentParams`); the events without loss of
-    MMR are counted among events dated from then on, those of the trial's own rule.
-    Events must be dated at the confirming test (``event_at=confirming``, every
-    calibration trial; :class:`~tfrsim.calibration.objective.Objective` refuses an
-    amended trial dated otherwise): a pair straddling the date, dated at its first
-    test, would count as an earlier-rule event.
+    MMR are counted among events whose trigger test (``trigger_month``, the test that
+    completed the rule) falls from then on, those of the trial's own rule, however
+    the events are dated (``event_at``).
     """
     relapses = patients.loc[patients["event"], "duration_months"].to_numpy(dtype=float)
-    calendar = patients["entry_month"].to_numpy(dtype=float) + patients["duration_months"].to_numpy(
-        dtype=float
-    )
-    own_rule = patients[calendar >= rule_from_calendar_month]
+    # An event belongs to the rule that completed it: the one in force at its
+    # trigger test (the confirming test of a pair), whatever month it is dated at.
+    # Patients without an event count in neither rule (their trigger month is NaN).
+    fired = patients["entry_month"].to_numpy(dtype=float) + _trigger_months(patients)
+    own_rule = patients[fired >= rule_from_calendar_month]
     without, rule_events = no_mmr_loss_events(own_rule)
     median = interpolated_median(relapses)
     n = max(relapses.size, 1)
@@ -106,21 +105,27 @@ def _median_se(values: NDArray[np.float64], median: float) -> float:
 
 
 def no_mmr_loss_events(patients: pd.DataFrame) -> tuple[int, int]:
-    """(Events without latent loss of MMR by the event month, events).
+    """(Events without latent loss of MMR by their trigger test, events).
 
     Under the STIM rule an event can be a confirmed >= 1-log rise while the true level
     is still below MMR; the Spanish series counted such restarts apart (spain2018).
-    Events must be dated at the test that triggers the restart, the confirming test
-    (``event_at=confirming``; :class:`~tfrsim.calibration.objective.Objective` refuses
-    other dating): dated at a pair's first test, a loss of MMR between the two tests
-    would be counted as none.
+    A restart follows the test that completed the rule (``trigger_month``, the
+    confirming test of a pair), so MMR lost by then counts as an MMR loss even when
+    the event is dated at the pair's first test (``event_at=first``).
     """
     event = patients["event"].to_numpy(dtype=bool)
     latent = patients["relapse_month"].to_numpy(dtype=float)
-    duration = patients["duration_months"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        no_mmr = event & ~(latent <= duration)
+        no_mmr = event & ~(latent <= _trigger_months(patients))
     return int(no_mmr.sum()), int(event.sum())
+
+
+def _trigger_months(patients: pd.DataFrame) -> NDArray[np.float64]:
+    """The month of each event's trigger test (NaN without an event); a table without
+    the column, written before it existed, is taken as dated at the trigger test
+    (``duration_months``)."""
+    column = "trigger_month" if "trigger_month" in patients else "duration_months"
+    return patients[column].to_numpy(dtype=float)
 
 
 def nonrelapsers_with_positive(patients: pd.DataFrame) -> float:
