@@ -10,7 +10,7 @@ from tfrsim.disease.course import Course
 from tfrsim.monitoring.assay import Measurements, measure, sensitivity_mr
 from tfrsim.monitoring.follow_up import FollowUp
 from tfrsim.monitoring.params import MonitoringParams
-from tfrsim.monitoring.rules import apply_protocol
+from tfrsim.monitoring.rules import RuleOutcome, apply_protocol
 from tfrsim.monitoring.schedule import sample_visit_months
 
 
@@ -169,11 +169,22 @@ def observe(
     n = len(course)
     month = sample_visit_months(params.schedule, n, horizon, rng=schedule_rng)
     month[month > follow_up.censor_month[:, None]] = np.nan
-    true_pct, tests = _test(course, follow_up, params, month, assay_rng)
+    true_pct, tests, head = _test(course, follow_up, params, month, assay_rng)
     packed_month, packed_measured, packed_detected = _packed(month, tests)
-    outcome = apply_protocol(
-        packed_measured, packed_detected, params, packed_month, follow_up.entry_month
-    )
+    entry = follow_up.entry_month
+    if head is None:
+        outcome = apply_protocol(packed_measured, packed_detected, params, packed_month, entry)
+    else:
+        # A relapse among the first slots' tests is the relapse on the whole series
+        # (their tests come first in it, so the head's indices hold): the rule runs
+        # again only on the series in which it did not fire there.
+        rest = np.flatnonzero(~head.fired)
+        part = apply_protocol(
+            packed_measured[rest], packed_detected[rest], params, packed_month[rest], entry[rest]
+        )
+        fired, trigger, first = head.fired.copy(), head.trigger.copy(), head.first.copy()
+        fired[rest], trigger[rest], first[rest] = part.fired, part.trigger, part.first
+        outcome = RuleOutcome(fired=fired, trigger=trigger, first=first)
     rows = np.arange(n)
     trigger_month = np.where(outcome.fired, packed_month[rows, outcome.trigger], np.nan)
     first_month = np.where(outcome.fired, packed_month[rows, outcome.first], np.nan)
@@ -235,8 +246,9 @@ def _test(
     params: MonitoringParams,
     month: NDArray[np.float64],
     assay_rng: np.random.Generator,
-) -> tuple[NDArray[np.float64], Measurements]:
-    """True levels and results at every planned slot that can matter.
+) -> tuple[NDArray[np.float64], Measurements, RuleOutcome | None]:
+    """True levels and results at every planned slot that can matter, and the rule's
+    outcome on the first slots' tests (None when there are no later slots).
 
     Every patient is tested at the first :data:`EARLY_SLOTS` slots and the rule is
     applied to those. The later slots are not simulated for patients it called
@@ -253,7 +265,7 @@ def _test(
     early_rng, late_rng = assay_rng.spawn(2)
     if slots <= EARLY_SLOTS:
         true_pct = course.bcr_abl_pct(month)
-        return true_pct, measure(true_pct, params.assay, rng=early_rng)
+        return true_pct, measure(true_pct, params.assay, rng=early_rng), None
     head = month[:, :EARLY_SLOTS]
     true_head = course.bcr_abl_pct(head)
     tests_head = measure(true_head, params.assay, rng=early_rng)
@@ -296,4 +308,4 @@ def _test(
         measured_pct=measured,
         min_bcr_copies=tests_head.min_bcr_copies,
     )
-    return true_pct, tests
+    return true_pct, tests, called
