@@ -19,8 +19,8 @@ from tfrsim.analysis.columns import group_mask, sokal_codes
 from tfrsim.cohort.params import SOKAL_GROUPS
 from tfrsim.plots.figure import new_axes_mm
 from tfrsim.plots.style import (
-    ABBREVIATE_FROM,
     SMALL_PT,
+    abbreviates,
     apply_axes_style,
     count_text,
     covariate_label,
@@ -199,7 +199,7 @@ def plot_forest(
     # The cells' texts first, so each column starts clear of the previous one's widest
     # text (a fixed 42 pt ran "499592/286354" into the HR column at 10^6 patients).
     shown_counts = {t: counts[t] for t, _ in rows if t in counts} if counts is not None else {}
-    abbreviate = max((max(c) for c in shown_counts.values()), default=0) >= ABBREVIATE_FROM
+    abbreviate = abbreviates(c for pair in shown_counts.values() for c in pair)
     n_cells = {
         t: f"{count_text(n, abbreviate)}/{count_text(e, abbreviate)}"
         for t, (n, e) in shown_counts.items()

@@ -18,7 +18,7 @@ Conventions
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -279,10 +279,11 @@ def count_text(value: int, abbreviate: bool | None = None) -> str:
     ``1234567890`` -> ``"1.23B"``).
 
     ``abbreviate`` None means: when the count itself is :data:`ABBREVIATE_FROM` or
-    more. A table abbreviates all its counts once any is, so a column reads alike
-    (the KM at-risk table, the forest plot's n/events). Seven-digit counts are ~30 pt
-    wide at 6.5 pt, more than a KM column of 24 months on the 85 mm figure, so
-    neighbours ran together at 10^6 patients; the exact numbers are in the CSV files.
+    more. A table abbreviates all its counts once any is (:func:`abbreviates`), so a
+    column reads alike (the KM at-risk table, the forest plot's n/events).
+    Seven-digit counts are ~30 pt wide at 6.5 pt, more than a KM column of 24 months
+    on the 85 mm figure, so neighbours ran together at 10^6 patients; the exact
+    numbers are in the CSV files.
     """
     if abbreviate is None:
         abbreviate = value >= ABBREVIATE_FROM
@@ -293,6 +294,12 @@ def count_text(value: int, abbreviate: bool | None = None) -> str:
         if value < 999.5 * scale:
             return f"{value / scale:.3g}{suffix}"
     return f"{value / 1e9:.3g}B" if value < 999.5e9 else f"{value / 1e9:,.0f}B"
+
+
+def abbreviates(counts: Iterable[int | None]) -> bool:
+    """Whether a table with these counts (None: blank cells) shows them abbreviated
+    (:func:`count_text`): once any reaches :data:`ABBREVIATE_FROM`."""
+    return any(c is not None and c >= ABBREVIATE_FROM for c in counts)
 
 
 def text_width_pt(texts: Sequence[str], size_pt: float, *, bold: bool = False) -> float:

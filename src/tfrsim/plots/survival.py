@@ -46,10 +46,10 @@ from matplotlib.ticker import MultipleLocator, PercentFormatter
 from tfrsim.analysis.columns import group_mask, sokal_codes
 from tfrsim.plots.figure import new_figure_mm
 from tfrsim.plots.style import (
-    ABBREVIATE_FROM,
     COLUMN_MM,
     PUBLISHED_COLOUR,
     SMALL_PT,
+    abbreviates,
     apply_axes_style,
     count_text,
     format_hr,
@@ -273,8 +273,7 @@ def _draw_table(
         for quantity in rows
         for group in groups
     }
-    largest = max((v for vs in values.values() for v in vs if v is not None), default=0)
-    abbreviate = largest >= ABBREVIATE_FROM
+    abbreviate = abbreviates(v for row in values.values() for v in row)
     labels: list[tuple[float, str, str, bool]] = []  # (y, text, colour, header)
     first_counts: list[str] = []  # the counts of the first column, under the row labels
     y = 0.0
