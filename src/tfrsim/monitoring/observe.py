@@ -10,7 +10,7 @@ from tfrsim.disease.course import Course
 from tfrsim.monitoring.assay import Measurements, measure, sensitivity_mr
 from tfrsim.monitoring.follow_up import FollowUp
 from tfrsim.monitoring.params import MonitoringParams
-from tfrsim.monitoring.rules import RuleOutcome, apply_protocol
+from tfrsim.monitoring.rules import RuleOutcome, apply_protocol, with_rows
 from tfrsim.monitoring.schedule import sample_visit_months
 
 
@@ -182,9 +182,7 @@ def observe(
         part = apply_protocol(
             packed_measured[rest], packed_detected[rest], params, packed_month[rest], entry[rest]
         )
-        fired, trigger, first = head.fired.copy(), head.trigger.copy(), head.first.copy()
-        fired[rest], trigger[rest], first[rest] = part.fired, part.trigger, part.first
-        outcome = RuleOutcome(fired=fired, trigger=trigger, first=first)
+        outcome = with_rows(head, rest, part)
     rows = np.arange(n)
     trigger_month = np.where(outcome.fired, packed_month[rows, outcome.trigger], np.nan)
     first_month = np.where(outcome.fired, packed_month[rows, outcome.first], np.nan)

@@ -311,8 +311,22 @@ def apply_protocol(
         params.earlier_rule(),
         allowed=before[rows, :width],
     )
-    never = np.full(measured_pct.shape[0], -1, dtype=np.int64)
-    trigger, first = never.copy(), never.copy()
-    trigger[rows], first[rows] = part.trigger, part.first
-    earlier = RuleOutcome(fired=trigger >= 0, trigger=trigger, first=first)
+    earlier = with_rows(never_fired(measured_pct.shape[0]), rows, part)
     return earliest_of([earlier, later])
+
+
+def never_fired(n: int) -> RuleOutcome:
+    """The outcome of ``n`` series in which the rule never fires."""
+    return RuleOutcome(
+        fired=np.zeros(n, dtype=bool),
+        trigger=np.full(n, -1, dtype=np.int64),
+        first=np.full(n, -1, dtype=np.int64),
+    )
+
+
+def with_rows(base: RuleOutcome, rows: NDArray[np.intp], part: RuleOutcome) -> RuleOutcome:
+    """``base`` with the outcomes of series ``rows`` replaced by ``part`` (the rule
+    applied to those rows alone)."""
+    fired, trigger, first = base.fired.copy(), base.trigger.copy(), base.first.copy()
+    fired[rows], trigger[rows], first[rows] = part.fired, part.trigger, part.first
+    return RuleOutcome(fired=fired, trigger=trigger, first=first)
